@@ -1,0 +1,1 @@
+"""Pretraining-data pipeline: CLI, config, I/O, graph assembly and the report."""

@@ -1,0 +1,206 @@
+"""Beam I/O: read any supported input into Docs, and write deterministic Parquet shards.
+
+The sink does not use Beam's WriteToParquet: its shard assignment is random, so two runs would
+differ byte for byte. Here a row's shard is ``xxh64(id) % n`` with ``n`` derived from the total
+bytes (a side input), and rows are sorted within a shard, so the same input and config give
+byte-identical files on every runner. Files go to a staging directory; the driver moves them
+into place only after the whole pipeline succeeded (see :mod:`pipeline.outputs`).
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Callable, Iterable
+
+import apache_beam as beam
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xxhash
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
+
+from pipeline.readers import READ_STAGE, detect_format, read_file
+from stages.base import DEAD_LETTER, REJECTED
+from stages.record import AUDIT_TEXT_CHARS, DeadLetter, Doc, Rejected
+
+FILE_STATS = "file_stats"
+
+KEPT_SCHEMA = pa.schema([
+    ("id", pa.string()), ("url", pa.string()), ("source", pa.string()), ("text", pa.string()),
+    ("lang", pa.string()), ("lang_score", pa.float32()), ("token_count", pa.int64()),
+    ("date", pa.string()), ("meta", pa.string()),
+])
+REJECTED_SCHEMA = pa.schema([
+    ("id", pa.string()), ("url", pa.string()), ("source", pa.string()), ("stage", pa.string()),
+    ("reason", pa.string()), ("detail", pa.string()), ("bytes", pa.int64()), ("text", pa.string()),
+    ("lang", pa.string()), ("meta", pa.string()),
+])
+DEAD_LETTER_SCHEMA = pa.schema([
+    ("id", pa.string()), ("source", pa.string()), ("stage", pa.string()), ("error", pa.string()),
+    ("raw", pa.binary()),
+])
+
+
+def _meta_json(meta: dict) -> str:
+    return orjson.dumps(meta, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+                        default=str).decode() if meta else "{}"
+
+
+def _clean(text: str | None) -> str | None:
+    """Parquet needs valid UTF-8; lone surrogates (from broken input) become U+FFFD."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def kept_row(doc: Doc) -> dict[str, Any]:
+    return {"id": doc.id, "url": _clean(doc.url), "source": doc.source, "text": _clean(doc.text),
+            "lang": doc.lang, "lang_score": doc.lang_score, "token_count": doc.token_count,
+            "date": doc.date, "meta": _meta_json(doc.meta)}
+
+
+def rejected_row(rejected: Rejected) -> dict[str, Any]:
+    doc = rejected.doc
+    text = doc.text[:AUDIT_TEXT_CHARS] if doc.text else None
+    return {"id": doc.id, "url": _clean(doc.url), "source": doc.source, "stage": rejected.stage,
+            "reason": rejected.reason, "detail": _clean(rejected.detail),
+            "bytes": rejected.bytes or doc.raw_bytes, "text": _clean(text), "lang": doc.lang,
+            "meta": _meta_json(doc.meta)}
+
+
+def dead_letter_row(dead: DeadLetter) -> dict[str, Any]:
+    return {"id": _clean(dead.id), "source": dead.source, "stage": dead.stage,
+            "error": _clean(dead.error), "raw": dead.raw}
+
+
+class ReadFileFn(beam.DoFn):
+    """Reads one file; every record goes to docs, rejected (stage read) or dead letters."""
+
+    def __init__(self, input_config: Any) -> None:
+        self.input_config = input_config
+        self.records = Metrics.counter(READ_STAGE, "records")
+        self.docs_out = Metrics.counter(READ_STAGE, "docs_out")
+        self.bytes_out = Metrics.counter(READ_STAGE, "bytes_out")
+        self.bytes_in = Metrics.counter(READ_STAGE, "bytes_in")
+
+    def process(self, path: str) -> Iterable:
+        fmt = self.input_config.format
+        fmt = detect_format(path) if fmt == "auto" else fmt
+        source = self.input_config.source or path.rsplit("/", 1)[-1]
+        records = 0
+        file_bytes = 0
+        try:
+            file_bytes = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+                for result in read_file(stream, path, fmt or "unknown", self.input_config):
+                    records += 1
+                    yield from self._route(result)
+        except Exception as error:  # noqa: BLE001 - e.g. file vanished or unreadable
+            records += 1
+            yield from self._route(DeadLetter.of(source, READ_STAGE, f"cannot read {path}: "
+                                                 f"{type(error).__name__}: {error}"))
+        self.records.inc(records)
+        self.bytes_in.inc(file_bytes)
+        yield TaggedOutput(FILE_STATS, {"path": path, "records": records, "bytes": file_bytes})
+
+    def _route(self, result: Any) -> Iterable:
+        if isinstance(result, Doc):
+            self.docs_out.inc()
+            self.bytes_out.inc(result.size())
+            yield result
+        elif isinstance(result, Rejected):
+            Metrics.counter(READ_STAGE, result.reason).inc()
+            result.bytes = result.bytes or result.doc.raw_bytes
+            yield TaggedOutput(REJECTED, result)
+        else:
+            Metrics.counter(READ_STAGE, "dead_letter").inc()
+            yield TaggedOutput(DEAD_LETTER, result)
+
+
+class ReadDocuments(beam.PTransform):
+    """Files (already matched, sorted) -> docs, plus rejected, dead letters and per-file stats.
+
+    Only file names are reshuffled, so each file is read by one worker and HTML never crosses
+    a shuffle; files spread across workers.
+    """
+
+    def __init__(self, files: list[str], input_config: Any) -> None:
+        super().__init__()
+        self.files = files
+        self.input_config = input_config
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> Any:
+        return (pbegin
+                | "files" >> beam.Create(self.files)
+                | "spread files" >> beam.Reshuffle()
+                | "parse" >> beam.ParDo(ReadFileFn(self.input_config)).with_outputs(
+                    REJECTED, DEAD_LETTER, FILE_STATS, main="docs"))
+
+
+def shard_of(doc_id: str, shards: int) -> int:
+    return xxhash.xxh64_intdigest(doc_id.encode("utf-8", "replace")) % shards
+
+
+class _WriteShard(beam.DoFn):
+    def __init__(self, directory: str, schema: pa.Schema, sort_columns: tuple[str, ...],
+                 compression: str) -> None:
+        self.directory, self.schema = directory, schema
+        self.sort_columns, self.compression = sort_columns, compression
+
+    def process(self, item: tuple[tuple[int, int], Iterable[dict]]) -> Iterable[dict]:
+        (shard, shards), rows = item
+        rows = sorted(rows, key=lambda row: tuple(
+            (row.get(c) if row.get(c) is not None else "") for c in self.sort_columns))
+        table = pa.Table.from_pylist(rows, schema=self.schema)
+        path = f"{self.directory}/part-{shard:05d}-of-{shards:05d}.parquet"
+        with FileSystems.create(path) as handle:
+            pq.write_table(table, handle, compression=None if self.compression == "none" else self.compression,
+                           row_group_size=8192, write_statistics=False)
+        yield {"path": path, "rows": len(rows)}
+
+
+class WriteParquetShards(beam.PTransform):
+    """Rows -> ``<directory>/part-NNNNN-of-MMMMM.parquet``, deterministic, sorted by id."""
+
+    def __init__(self, directory: str, schema: pa.Schema, to_row: Callable[[Any], dict],
+                 size_of: Callable[[dict], int], target_shard_bytes: int, compression: str,
+                 sort_columns: tuple[str, ...] = ("id",)) -> None:
+        super().__init__()
+        self.directory, self.schema, self.to_row, self.size_of = directory, schema, to_row, size_of
+        self.target, self.compression, self.sort_columns = target_shard_bytes, compression, sort_columns
+
+    def expand(self, records: beam.PCollection) -> beam.PCollection:
+        rows = records | "to row" >> beam.Map(self.to_row)
+        total = (rows | "size" >> beam.Map(self.size_of)
+                 | "total size" >> beam.CombineGlobally(sum))
+        target = self.target
+
+        def keyed(row: dict, total_bytes: int) -> tuple[tuple[int, int], dict]:
+            shards = max(1, math.ceil(total_bytes / target))
+            return (shard_of(row["id"] or "", shards), shards), row
+
+        return (rows
+                | "assign shard" >> beam.Map(keyed, total_bytes=beam.pvalue.AsSingleton(total))
+                | "group shard" >> beam.GroupByKey()
+                | "write shard" >> beam.ParDo(_WriteShard(self.directory, self.schema,
+                                                          self.sort_columns, self.compression)))
+
+
+def write_json(path: str, value: Any) -> None:
+    with FileSystems.create(path) as handle:
+        handle.write(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).encode())
+
+
+class WriteSingleJson(beam.PTransform):
+    """A PCollection holding one JSON-able value -> one file."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def expand(self, value: beam.PCollection) -> beam.PCollection:
+        path = self.path
+        return value | "write json" >> beam.Map(lambda v: write_json(path, v) or path)

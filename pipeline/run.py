@@ -1,0 +1,91 @@
+"""The `run` verb: validate, build, run on the chosen runner, commit outputs, write summary."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline import outputs
+from pipeline.config import ConfigError, enabled_stages
+from pipeline.graph import Staging, build_graph
+from pipeline.options import beam_options, runner_name
+from pipeline.summary import build_summary, metric_totals
+
+log = logging.getLogger("pipeline")
+
+
+def resolve_inputs(patterns: list[str]) -> list[str]:
+    """Expand globs before any work; a pattern that matches nothing is an error."""
+    files: list[str] = []
+    for pattern in patterns:
+        try:
+            matched = FileSystems.match([pattern])[0].metadata_list
+        except Exception as error:  # noqa: BLE001
+            raise ConfigError(f"--input {pattern}: cannot list ({error})") from error
+        found = sorted(m.path for m in matched if not m.path.endswith("/"))
+        if not found:
+            raise ConfigError(f"--input {pattern}: matches no file")
+        files.extend(found)
+    return sorted(set(files))
+
+
+def _read_json(path: str) -> Any:
+    if not FileSystems.exists(path):
+        return None
+    with FileSystems.open(path) as handle:
+        return json.loads(handle.read().decode("utf-8"))
+
+
+def run_pipeline(config: Any, beam_args: list[str]) -> dict[str, Any]:
+    """Run the job end to end and return the summary (also written to <output>/summary.json)."""
+    options = beam_options(beam_args)
+    files = resolve_inputs(config.input.paths)
+    output = config.output.path.rstrip("/")
+    staging_root = outputs.prepare(output, config.output.overwrite)
+    staging = Staging(staging_root)
+    artefact_dir = FileSystems.join(staging_root, "artefacts")
+    started = time.perf_counter()
+    pipeline = beam.Pipeline(options=options)
+    stage_names = build_graph(pipeline, config, files, staging, artefact_dir)
+    log.info("running %d file(s) through %s on %s", len(files), " -> ".join(stage_names),
+             runner_name(options))
+    result = pipeline.run()
+    result.wait_until_finish()
+    wall = time.perf_counter() - started
+
+    counted = {name: _read_json(staging.stats_file(name))
+               for name in ("input", "kept", "rejected", "dead_letter")}
+    reports: dict[str, Any] = {}
+    for path in outputs._list(staging.stats_file("*")):
+        name = path.rsplit("/", 1)[-1][: -len(".json")]
+        if name not in counted:
+            stage, _, report = name.partition(".")
+            reports.setdefault(stage, {})[report] = _read_json(path)
+    summary = build_summary(stage_names, counted, metric_totals(result), reports,
+                            config.model_dump(mode="json"), wall, runner_name(options))
+    if not summary["conservation"]["holds"]:
+        log.error("conservation failed: %s", summary["conservation"])
+    final = outputs.commit(output, staging_root)
+    summary["files"] = {kind: sorted(p.rsplit("/", 1)[-1] for p in paths)
+                        for kind, paths in final.items()}
+    _after_commit(config, output, summary)
+    with FileSystems.create(FileSystems.join(output, "summary.json")) as handle:
+        handle.write(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False).encode())
+    outputs.cleanup(staging_root)
+    return summary
+
+
+def _after_commit(config: Any, output: str, summary: dict[str, Any]) -> None:
+    """Hooks that read the committed output before the summary marks it complete (the report)."""
+    try:
+        from pipeline.report import write_reports
+    except ModuleNotFoundError:
+        return
+    write_reports(config, output, summary)
+
+
+__all__ = ["run_pipeline", "resolve_inputs", "enabled_stages"]
