@@ -34,10 +34,17 @@ def _load(args: argparse.Namespace, **direct: object):
 
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipeline.run import run_pipeline
+    from stages.progress import enable
 
+    if args.progress > 0:
+        enable(args.progress)
     config = _load(args, **{"input.paths": args.input or None, "output.path": args.output,
                             "output.overwrite": True if args.overwrite else None})
     summary = run_pipeline(config, beam_args)
+    if summary.get("dry_run"):
+        print(f"dry run: job built for {summary['files']} input file(s) through "
+              f"{' -> '.join(summary['stages'])}; nothing was submitted or written")
+        return 0
     out = config.output.path.rstrip("/")
     cons = summary["conservation"]
     print(f"input records {cons['input']} = kept {cons['kept']} + rejected {cons['rejected']} "
@@ -76,6 +83,8 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", help="output directory (default: output.path in the config)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace results already in --output (otherwise the run refuses)")
+    parser.add_argument("--progress", type=float, default=10.0, metavar="SECONDS",
+                        help="print documents per stage every SECONDS during local runs (0: off)")
 
 
 def verbs() -> list[Verb]:

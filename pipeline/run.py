@@ -54,6 +54,9 @@ def run_pipeline(config: Any, beam_args: list[str]) -> dict[str, Any]:
     log.info("running %d file(s) through %s on %s", len(files), " -> ".join(stage_names),
              runner_name(options))
     result = pipeline.run()
+    if options.get_all_options().get("dry_run"):
+        log.warning("--dry_run: the job graph was built and validated but not submitted")
+        return {"dry_run": True, "stages": stage_names, "files": len(files)}
     result.wait_until_finish()
     wall = time.perf_counter() - started
 

@@ -73,7 +73,7 @@ def build_summary(stage_names: list[str], counted: dict[str, Any], metrics: dict
     for name in ["read", *stage_names]:
         counters = metrics.get(name, {})
         seconds = counters.get("micros", 0) / 1e6
-        docs = counters.get("docs_in", counters.get("records", 0))
+        docs = counters.get("docs_in", counters.get("records", 0))  # read counts records
         mb = (counters.get("bytes_in") or 0) / 1e6
         timing["stages"][name] = {
             "cpu_seconds": round(seconds, 3),

@@ -16,6 +16,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
+from stages.progress import PROGRESS
 from stages.record import AUDIT_TEXT_CHARS, DeadLetter, Doc, Drop, Rejected
 
 Core = Callable[[Doc], "Doc | Drop"]
@@ -96,15 +97,19 @@ class StageDoFn(_StageShell):
     def process(self, doc: Doc) -> Iterable:
         start = time.perf_counter()
         size_in = doc.size()
+        PROGRESS.tick(self.stage)
         self.counters.inc("docs_in")
         self.counters.inc("bytes_in", size_in)
         try:
             result = self.core(doc)  # type: ignore[operator]
         except Exception as error:  # noqa: BLE001 - any bug in a rule dead-letters one doc
-            yield self._dead(doc, error)
+            result = error
+        # Stop the clock before yielding: fused downstream stages run inside the yield.
+        self.counters.inc("micros", int((time.perf_counter() - start) * 1e6))
+        if isinstance(result, Exception):
+            yield self._dead(doc, result)
         else:
             yield from self._route(doc, result, size_in)
-        self.counters.inc("micros", int((time.perf_counter() - start) * 1e6))
 
 
 class BatchStageDoFn(_StageShell):
@@ -113,6 +118,7 @@ class BatchStageDoFn(_StageShell):
     def process(self, batch: list[Doc]) -> Iterable:
         start = time.perf_counter()
         sizes = [doc.size() for doc in batch]
+        PROGRESS.tick(self.stage, len(batch))
         self.counters.inc("docs_in", len(batch))
         self.counters.inc("bytes_in", sum(sizes))
         try:
@@ -124,12 +130,12 @@ class BatchStageDoFn(_StageShell):
                     results.extend(self.core([doc]))  # type: ignore[operator]
                 except Exception as error:  # noqa: BLE001
                     results.append(error)
+        self.counters.inc("micros", int((time.perf_counter() - start) * 1e6))
         for doc, result, size in zip(batch, results, sizes):
             if isinstance(result, BaseException):
                 yield self._dead(doc, result)
             else:
                 yield from self._route(doc, result, size)
-        self.counters.inc("micros", int((time.perf_counter() - start) * 1e6))
 
 
 def run_stage(docs: beam.PCollection, stage: str, factory: CoreFactory,
