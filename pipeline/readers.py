@@ -9,9 +9,9 @@ record is bounded by ``max_record_bytes``.
 from __future__ import annotations
 
 import bz2
-import gzip
 import io
 import os
+import zlib
 from typing import IO, Any, Iterator
 
 import orjson
@@ -61,7 +61,7 @@ class _BoundedReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        data = self.inner.read(len(buffer))
+        data = self.inner.read(min(len(buffer), 1 << 16))  # small reads: little lost on a cut
         self.count += len(data)
         if self.count > self.limit:
             raise IOError(f"decompressed size exceeds input.max_decompressed_bytes={self.limit}")
@@ -69,11 +69,59 @@ class _BoundedReader(io.RawIOBase):
         return len(data)
 
 
+class _GzipStream(io.RawIOBase):
+    """Streaming gzip (multi-member) that hands out every byte decompressed before a
+    truncation, then raises: ``gzip.GzipFile.read`` drops the whole chunk it was decoding, so
+    the lines just before the cut would be lost."""
+
+    CHUNK = 1 << 16
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self.inner = inner
+        self.decoder = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        self.input = b""
+        self.pending = b""
+        self.in_member = False
+        self.finished = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> None:
+        while not self.pending and not self.finished:
+            if self.decoder.eof:  # next member (or padding) starts in unused_data
+                self.input = self.decoder.unused_data + self.input
+                self.decoder = zlib.decompressobj(zlib.MAX_WBITS | 16)
+                self.in_member = False
+            if not self.input:
+                self.input = self.inner.read(self.CHUNK)
+                if not self.input:
+                    self.finished = True
+                    if self.in_member:
+                        raise EOFError("compressed stream ended before its end-of-stream marker "
+                                       "(truncated gzip)")
+                    return
+            if not self.in_member:
+                self.input = self.input.lstrip(b"\0")  # zero padding between members
+                if not self.input:
+                    continue
+                self.in_member = True
+            self.pending = self.decoder.decompress(self.input, self.CHUNK * 16)
+            self.input = self.decoder.unconsumed_tail
+
+    def readinto(self, buffer: Any) -> int:
+        self._fill()
+        size = min(len(buffer), len(self.pending))
+        buffer[:size] = self.pending[:size]
+        self.pending = self.pending[size:]
+        return size
+
+
 def decompressed(raw: IO[bytes], path: str, limit: int) -> IO[bytes]:
     """A buffered, size-bounded, decompressed view of ``raw`` chosen by the file name."""
     name = path.lower()
     if name.endswith(".gz"):
-        inner: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb")
+        inner: IO[bytes] = _GzipStream(raw)
     elif name.endswith((".zst", ".zstd")):
         import zstandard
 
@@ -156,7 +204,10 @@ def read_jsonl(stream: IO[bytes], source: str, fields: Any, max_record_bytes: in
         except orjson.JSONDecodeError as error:
             yield DeadLetter.of(source, READ_STAGE, f"line {line_no}: invalid JSON: {error}", line)
             continue
-        yield doc_from_record(record, fields, source, len(line), line)
+        result = doc_from_record(record, fields, source, len(line), line)
+        if isinstance(result, DeadLetter):
+            result.error = f"line {line_no}: {result.error}"
+        yield result
 
 
 def read_parquet(stream: IO[bytes], source: str, fields: Any, max_record_bytes: int) -> Iterator[ReadResult]:
@@ -180,7 +231,10 @@ def read_parquet(stream: IO[bytes], source: str, fields: Any, max_record_bytes: 
                     yield DeadLetter.of(source, READ_STAGE,
                                         f"row {row_no} larger than input.max_record_bytes={max_record_bytes}")
                     continue
-                yield doc_from_record(record, fields, source, size)
+                result = doc_from_record(record, fields, source, size)
+                if isinstance(result, DeadLetter):
+                    result.error = f"row {row_no}: {result.error}"
+                yield result
     except Exception as error:  # noqa: BLE001
         yield DeadLetter.of(source, READ_STAGE, f"Parquet read failed after row {row_no}: "
                             f"{type(error).__name__}: {error}")
@@ -235,6 +289,11 @@ def read_warc(stream: IO[bytes], source: str, max_record_bytes: int) -> Iterator
             if len(payload) > max_record_bytes:
                 yield DeadLetter.of(source, READ_STAGE, f"WARC record {count} payload larger than "
                                     f"input.max_record_bytes={max_record_bytes}", payload, doc.id)
+                continue
+            missing = getattr(record.raw_stream, "limit", 0) or 0
+            if missing > 0:  # the file ended inside this record
+                yield DeadLetter.of(source, READ_STAGE, f"WARC record {count} truncated: {missing} "
+                                    "bytes of its declared Content-Length missing", payload, doc.id)
                 continue
             doc.raw_bytes = len(payload)
             if not payload.strip():
