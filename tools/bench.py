@@ -188,6 +188,7 @@ def main() -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--n", type=int, help="build (or reuse) a make_shard.py shard of N docs")
     source.add_argument("--shard", type=Path, help="a shard directory with part-*.jsonl[.gz]")
+    source.add_argument("--input", nargs="+", help="any input files/globs (e.g. a hostile corpus)")
     parser.add_argument("--workers", type=int, default=1, choices=(1, 2, 4, 8))
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--until", choices=STAGES, help="run read -> ... -> this stage")
@@ -203,11 +204,14 @@ def main() -> None:
     if args.setup_peer:
         setup_peer()
         return
-    if not (args.n or args.shard):
-        parser.error("one of --n or --shard is required")
+    if not (args.n or args.shard or args.input):
+        parser.error("one of --n, --shard or --input is required")
 
-    shard = build_shard(args.n, files=max(2, args.workers)) if args.n else args.shard
-    inputs = shard_inputs(shard)
+    if args.input:
+        shard, inputs = Path(args.label or "input"), list(args.input)
+    else:
+        shard = build_shard(args.n, files=max(2, args.workers)) if args.n else args.shard
+        inputs = shard_inputs(shard)
     if args.read_write:
         enabled, mode = [], "read-write"
     elif args.until:

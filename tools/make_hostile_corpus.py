@@ -94,7 +94,7 @@ def build(out: Path, small: bool) -> list[dict]:
                  "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'
                          for i in range(1, 10)) + "]>" + page("<p>&lol9;</p>" + good)},
         {"id": "h-external-entity", "url": "http://h.example/xxe",
-         "html": '<!DOCTYPE html [<!ENTITY xxe SYSTEM "http://127.0.0.1:9/never">]>' +
+         "html": '<!DOCTYPE html [<!ENTITY xxe SYSTEM "http://xxe.invalid/never.dtd">]>' +
                  page("<p>&xxe;</p>" + good)},
         {"id": "h-script-only", "url": "http://h.example/script",
          "html": page("<script>" + "var x = 1;" * 2000 + "</script><style>p{}</style>")},
