@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup setup-test
+.PHONY: demo test setup setup-test browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -18,5 +18,11 @@ setup-test: $(BIN)/python
 demo: setup
 	$(BIN)/python -m pipeline run --output out/demo --overwrite
 
-test: setup-test
+# Debian's chromium for the report's headless-browser test; a no-op when one is on PATH.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+			>/dev/null || echo "warning: could not install chromium; the browser test will skip" >&2; }
+
+test: setup-test browser
 	$(BIN)/python -m pytest

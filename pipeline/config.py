@@ -61,13 +61,15 @@ class RunConfig(Section):
 
 def _config_model() -> type[Section]:
     """The root model: input/output/run plus one section per stage module present."""
+    from pipeline.report.config import ReportConfig
+
     stage_fields: dict[str, Any] = {
         name: (module.Config, module.Config()) for name, module in available_stages()
     }
     return create_model(  # type: ignore[call-overload]
         "PipelineConfig", __base__=Section,
         input=(InputConfig, InputConfig()), output=(OutputConfig, OutputConfig()),
-        run=(RunConfig, RunConfig()), **stage_fields)
+        run=(RunConfig, RunConfig()), report=(ReportConfig, ReportConfig()), **stage_fields)
 
 
 def _format_error(origin: str, error: ValidationError) -> str:

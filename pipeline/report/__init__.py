@@ -1,0 +1,89 @@
+"""The token-budget report: report.json / report.md / report.html at the top of a run's output.
+
+``write_reports`` is called by :func:`pipeline.run._after_commit` once outputs are committed;
+``rerender`` rebuilds md/html from report.json (the ``report`` verb). Beam's filesystem layer
+(local, gs://, s3://) is imported inside the functions so ``plan`` starts without Beam.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from pipeline.report.budget import SCHEMA_VERSION, build_report
+from pipeline.report.config import ReportConfig
+
+log = logging.getLogger("pipeline.report")
+REPORT_FILES = ("report.json", "report.md", "report.html")
+
+
+def _dir_bytes(output: str, name: str) -> int | None:
+    """Total size of files under <output>/<name>/ (None when the directory holds nothing)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    pattern = FileSystems.join(output, name, "**")
+    try:
+        found = FileSystems.match([pattern])[0].metadata_list
+    except Exception:  # noqa: BLE001 - no such directory
+        return None
+    sizes = [m.size_in_bytes for m in found if not m.path.endswith("/")]
+    return sum(sizes) if sizes else None
+
+
+def disk_usage(output: str) -> dict[str, int | None]:
+    return {"kept": _dir_bytes(output, "kept"), "tokens": _dir_bytes(output, "tokens")}
+
+
+def _write(path: str, text: str) -> None:
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.create(path) as handle:
+        handle.write(text.encode("utf-8"))
+
+
+def render_all(report: dict[str, Any], output: str, html: bool = True) -> list[str]:
+    """Write report.md (and report.html) next to report.json; returns the names written."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from pipeline.report.render_html import render_html
+    from pipeline.report.render_md import render_markdown
+
+    _write(FileSystems.join(output, "report.md"), render_markdown(report))
+    written = ["report.md"]
+    if html:
+        _write(FileSystems.join(output, "report.html"), render_html(report))
+        written.append("report.html")
+    return written
+
+
+def write_reports(config: Any, output: str, summary: dict[str, Any]) -> list[str]:
+    """Build and write the report for a finished run; records the file names in the summary."""
+    from apache_beam.io.filesystems import FileSystems
+
+    section: ReportConfig = getattr(config, "report", None) or ReportConfig()
+    if not section.enabled:
+        return []
+    report = build_report(summary, section, disk_usage(output), output)
+    _write(FileSystems.join(output, "report.json"),
+           json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False))
+    written = ["report.json", *render_all(report, output, section.html)]
+    summary["report_files"] = written
+    return written
+
+
+def rerender(output: str) -> list[str]:
+    """Re-render md/html from <output>/report.json (no pipeline run)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    path = FileSystems.join(output.rstrip("/"), "report.json")
+    if not FileSystems.exists(path):
+        raise FileNotFoundError(f"{path}: no report.json (run the pipeline first)")
+    with FileSystems.open(path) as handle:
+        report = json.loads(handle.read().decode("utf-8"))
+    version = report.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"{path}: schema_version {version!r}, this code renders {SCHEMA_VERSION}")
+    return render_all(report, output.rstrip("/"))
+
+
+__all__ = ["write_reports", "rerender", "build_report", "ReportConfig", "REPORT_FILES"]
