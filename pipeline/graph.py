@@ -15,7 +15,7 @@ from pipeline import stats
 from pipeline.registry import RunContext, available_stages
 
 STAGING_LAYOUT = {"kept": "kept", "rejected": "rejected", "dead_letter": "dead_letter",
-                  "stats": "_stats"}
+                  "tokens": "tokens", "stats": "_stats"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,10 @@ def build_graph(pipeline: beam.Pipeline, config: Any, files: list[str], staging:
         staging.dir("kept"), pio.KEPT_SCHEMA, pio.kept_row, lambda row: len(row["text"] or ""),
         out_cfg.target_shard_bytes, out_cfg.compression,
         sort_columns=("id", "source", "url", "date", "text"))
+    tokenize = getattr(config, "tokenize", None)
+    if "tokenize" in ran and tokenize.write_token_ids:
+        docs | "write token ids" >> pio.WriteTokenShards(staging.dir("tokens"),
+                                                         tokenize.tokens_per_shard)
     all_rejected | "write rejected" >> pio.WriteParquetShards(
         staging.dir("rejected"), pio.REJECTED_SCHEMA, pio.rejected_row,
         lambda row: len(row["text"] or "") + 200, out_cfg.target_shard_bytes, out_cfg.compression,

@@ -208,6 +208,53 @@ class WriteParquetShards(beam.PTransform):
                                                           self.sort_columns, self.compression)))
 
 
+class _WriteTokenShard(beam.DoFn):
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def process(self, item: tuple[tuple[int, int], Iterable[tuple[str, Any]]]) -> Iterable[dict]:
+        from stages import token_shards
+
+        (shard, shards), docs = item
+        docs = list(docs)
+        data, index = token_shards.pack_shard(docs, docs[0][1].dtype)
+        base = f"{self.directory}/{token_shards.shard_name(shard, shards)}"
+        with FileSystems.create(base + token_shards.BIN_SUFFIX) as handle:
+            handle.write(data)
+        with FileSystems.create(base + token_shards.INDEX_SUFFIX) as handle:
+            handle.write(token_shards.index_bytes(index))
+        yield {"path": base, "docs": len(docs), "bytes": len(data)}
+
+
+class WriteTokenShards(beam.PTransform):
+    """Docs with ``token_ids`` -> ``<directory>/part-NNNNN-of-MMMMM.{bin,idx.parquet}``.
+
+    Same idea as :class:`WriteParquetShards`: shard = xxh64(id) % n with n from the total token
+    count (a side input), documents sorted by id inside a shard, so output is byte-identical.
+    """
+
+    def __init__(self, directory: str, tokens_per_shard: int) -> None:
+        super().__init__()
+        self.directory, self.target = directory, tokens_per_shard
+
+    def expand(self, docs: beam.PCollection) -> beam.PCollection:
+        pairs = (docs
+                 | "with ids" >> beam.Filter(lambda doc: doc.token_ids is not None)
+                 | "id and ids" >> beam.Map(lambda doc: (doc.id, doc.token_ids)))
+        total = (pairs | "tokens" >> beam.Map(lambda pair: len(pair[1]))
+                 | "total tokens" >> beam.CombineGlobally(sum))
+        target = self.target
+
+        def keyed(pair: tuple[str, Any], total_tokens: int) -> tuple[tuple[int, int], tuple]:
+            shards = max(1, math.ceil(total_tokens / target))
+            return (shard_of(pair[0] or "", shards), shards), pair
+
+        return (pairs
+                | "assign shard" >> beam.Map(keyed, total_tokens=beam.pvalue.AsSingleton(total))
+                | "group shard" >> beam.GroupByKey()
+                | "write shard" >> beam.ParDo(_WriteTokenShard(self.directory)))
+
+
 def write_json(path: str, value: Any) -> None:
     with FileSystems.create(path) as handle:
         handle.write(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).encode())

@@ -4,7 +4,8 @@ Layout under ``--output``::
 
     kept/part-*.parquet  rejected/part-*.parquet  dead_letter/part-*.parquet
     summary.json  (written last: its presence means the run completed)
-    report.{json,md,html}, artefacts/ (e.g. a trained tokenizer)
+    report.{json,md,html}, artefacts/ (e.g. a trained tokenizer),
+    tokens/part-*.{bin,idx.parquet} (tokenize.write_token_ids)
 
 A run writes into ``<output>/_staging``; only after the Beam job succeeded and conservation
 was checked does the driver remove the previous results (with ``--overwrite``) and move the
@@ -18,7 +19,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import ConfigError
 
-RESULT_DIRS = ("kept", "rejected", "dead_letter", "artefacts")
+RESULT_DIRS = ("kept", "rejected", "dead_letter", "artefacts", "tokens")
 RESULT_FILES = ("summary.json", "report.json", "report.md", "report.html")
 
 

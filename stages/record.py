@@ -31,6 +31,9 @@ class Doc:
     raw_bytes: int = 0
     token_count: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # Token ids (a numpy array) set by the tokenize stage only when tokenize.write_token_ids is
+    # on; the token shard sink consumes them. None otherwise, so shuffles stay small.
+    token_ids: Any = None
 
     def size(self) -> int:
         """Bytes a stage reads: UTF-8 text once extracted, raw HTML before."""
