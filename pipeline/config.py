@@ -118,20 +118,45 @@ def _apply_override(data: dict, path: list[str], value: Any) -> None:
     node[path[-1]] = value
 
 
+def _deep_merge(base: dict, override: dict) -> dict:
+    """Sections merge key by key; any other value (lists included) is replaced whole."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path, chain: list[Path]) -> dict:
+    """One YAML file, with ``extends: <file>`` (relative to this file) merged underneath it, so
+    a variant config (Chinese web text, all benchmarks) states only what it changes."""
+    if path.resolve() in chain:
+        raise ConfigError(f"{path}: `extends` loops: {' -> '.join(map(str, chain + [path]))}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"--config {path}: cannot read ({error.strerror or error})") from error
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of sections, got {type(data).__name__}")
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: extends: expected a file name, got {parent!r}")
+    return _deep_merge(_read_yaml(path.parent / parent, chain + [path.resolve()]), data)
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] = (),
                 **direct: Any) -> Section:
     """Read YAML (default: configs/default.yaml), apply overrides, validate everything."""
     origin = str(path or DEFAULT_CONFIG)
-    try:
-        text = Path(origin).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"--config {origin}: cannot read ({error.strerror or error})") from error
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{origin}: not valid YAML: {error}") from error
-    if not isinstance(data, dict):
-        raise ConfigError(f"{origin}: top level must be a mapping of sections, got {type(data).__name__}")
+    data = _read_yaml(Path(origin), [])
     for item in overrides:
         key_path, value = parse_override(item)
         _apply_override(data, key_path, value)

@@ -313,19 +313,27 @@ def dedup_section(reports: dict) -> dict[str, Any]:
             "formula": "P(candidate | J) = 1 - (1 - J^r)^b"}
 
 
-def decontam_section(reports: dict) -> dict[str, Any]:
+def decontam_section(reports: dict, tokens_per_char: float | None = None) -> dict[str, Any]:
+    """Per-benchmark table; tokens removed are estimated from characters removed x the kept
+    text's measured tokens/char (the stage runs before tokenize), and labelled as estimated."""
     report = (reports.get("decontaminate") or {}).get("contamination")
     if not report:
         return not_run("decontaminate did not run (no contamination report in summary.json)")
     rows = []
     for name, b in sorted((report.get("benchmarks") or {}).items()):
-        rows.append({"benchmark": name, **{k: b.get(k) for k in (
+        row = {"benchmark": name, **{k: b.get(k) for k in (
             "items", "dirty_items", "docs_touched", "docs_dropped", "chars_removed",
             "words_removed", "tokens_removed")},
             "dirty_pct": sig(100 * b["dirty_items"] / b["items"], 4)
-            if b.get("items") and b.get("dirty_items") is not None else None})
+            if b.get("items") and b.get("dirty_items") is not None else None,
+            "examples": list(b.get("examples") or [])[:3]}
+        row["tokens_removed_estimated"] = row["tokens_removed"] is None
+        if row["tokens_removed"] is None and tokens_per_char and b.get("chars_removed") is not None:
+            row["tokens_removed"] = round(b["chars_removed"] * tokens_per_char)
+        rows.append(row)
     return {"status": "ok", "mode": report.get("mode"), "ngram": report.get("ngram"),
-            "benchmarks": rows}
+            "index_path": report.get("index_path"), "index": report.get("index"),
+            "ignored_common_ngrams": report.get("ignored_common_ngrams"), "benchmarks": rows}
 
 
 def _measured_bytes_per_token(kept: dict) -> float | None:
@@ -360,5 +368,5 @@ def build_report(summary: dict, config: ReportConfig, disk: dict[str, int | None
         "compression": compression_section(kept, reports.get("tokenize")),
         "budget": budget,
         "dedup": dedup_section(reports),
-        "decontamination": decontam_section(reports),
+        "decontamination": decontam_section(reports, _ratio(tokens, (kept.get("total") or {}).get("chars"))),
     }

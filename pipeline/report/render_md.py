@@ -195,12 +195,21 @@ def decontam_md(section: dict) -> list[str]:
     out = ["## 8. Decontamination", ""]
     if section.get("status") != "ok":
         return out + _not_run(section)
-    out += [f"Mode {section['mode']}, {section['ngram']}-gram matching.", ""]
+    index = section.get("index") or {}
+    out += [f"Mode {section['mode']}, {section['ngram']}-gram matching; index: "
+            f"{section.get('index_path')} ({_n(index.get('ngrams'))} n-grams, "
+            f"{_n(index.get('bytes'))} bytes); common n-grams ignored: "
+            f"{_n(section.get('ignored_common_ngrams'))}.", ""]
     out += _table(["benchmark", "items", "dirty items", "dirty %", "docs touched", "docs dropped",
-                   "chars removed", "words removed", "tokens removed"],
+                   "chars removed", "words removed", "tokens removed", "examples"],
                   [[r["benchmark"], _n(r["items"]), _n(r["dirty_items"]), _n(r["dirty_pct"]),
                     _n(r["docs_touched"]), _n(r["docs_dropped"]), _n(r["chars_removed"]),
-                    _n(r["words_removed"]), _n(r["tokens_removed"])] for r in section["benchmarks"]])
+                    _n(r["words_removed"]),
+                    _n(r["tokens_removed"]) + (" (est.)" if r.get("tokens_removed_estimated")
+                                               and r["tokens_removed"] is not None else ""),
+                    "; ".join(f"`{e}`" for e in r.get("examples") or [])]
+                   for r in section["benchmarks"]])
+    out += ["", "Estimated tokens = characters removed x tokens/char of the kept text.", ""]
     return out
 
 
