@@ -1,0 +1,55 @@
+"""What happened to each hostile case: a Markdown table from a run's outputs (for the README).
+
+    python tools/make_hostile_corpus.py --out /tmp/hostile
+    python -m pipeline run --input '/tmp/hostile/input/*' --output /tmp/hostile-out
+    python tools/hostile_report.py --cases /tmp/hostile/cases.json --output /tmp/hostile-out
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+
+def fates(output: Path) -> dict[str, Counter]:
+    """Per input file name: counts of kept / stage:reason / dead-letter error kinds."""
+    per_file: dict[str, Counter] = defaultdict(Counter)
+
+    def rows(kind: str) -> list[dict]:
+        return [r for f in sorted((output / kind).glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+
+    for row in rows("kept"):
+        per_file[row["source"].rsplit("/", 1)[-1]]["kept"] += 1
+    for row in rows("rejected"):
+        per_file[row["source"].rsplit("/", 1)[-1]][f"rejected `{row['stage']}:{row['reason']}`"] += 1
+    for row in rows("dead_letter"):
+        error = row["error"].split(": ", 1)[-1] if row["error"].startswith("line ") else row["error"]
+        per_file[row["source"].rsplit("/", 1)[-1]][f"dead letter ({row['stage']}: {error[:70]})"] += 1
+    return per_file
+
+
+def table(cases: list[dict], per_file: dict[str, Counter]) -> str:
+    lines = ["| case | file | records | what happened |", "|---|---|---|---|"]
+    for case in cases:
+        outcome = per_file.get(case["file"], Counter())
+        said = "; ".join(f"{n} {what}" for what, n in sorted(outcome.items(), key=lambda kv: -kv[1]))
+        lines.append(f"| {case['case']} | `{case['file']}` | {case['records_written']} | "
+                     f"{said or 'nothing to account for'} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=Path, required=True)
+    parser.add_argument("--output", type=Path, required=True)
+    args = parser.parse_args()
+    summary = json.loads((args.output / "summary.json").read_text())
+    print(table(json.loads(args.cases.read_text()), fates(args.output)))
+    print(f"\nconservation: {summary['conservation']}")
+
+
+if __name__ == "__main__":
+    main()
