@@ -88,19 +88,15 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
 
 
 def verbs() -> list[Verb]:
-    """(name, help, add_arguments, handler, takes_beam_args); later modules add their verbs."""
+    """(name, help, add_arguments, handler, takes_beam_args)."""
     found: list[Verb] = [
         ("run", "run the pipeline on a shard or a crawl", _run_args, cmd_run, True),
         ("validate", "check a config and Beam flags, print the resolved config", _add_config_args,
          cmd_validate, True),
     ]
-    for module_name in ("pipeline.report.cli",):
-        try:
-            module = __import__(module_name, fromlist=["VERBS"])
-        except ModuleNotFoundError:
-            continue
-        found.extend(module.VERBS)
-    return found
+    from pipeline.report.cli import VERBS as REPORT_VERBS  # plan, report
+
+    return found + list(REPORT_VERBS)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Verb]]:

@@ -23,17 +23,8 @@ STAGE_MODULES: tuple[tuple[str, str], ...] = (
 
 
 def available_stages() -> list[tuple[str, ModuleType]]:
-    """Stage modules present in this checkout, in pipeline order."""
-    found = []
-    for name, module_path in STAGE_MODULES:
-        try:
-            module = importlib.import_module(module_path)
-        except ModuleNotFoundError as error:
-            if error.name == module_path:
-                continue
-            raise
-        found.append((name, module))
-    return found
+    """Every stage module, in pipeline order (a missing module is an install error, not a skip)."""
+    return [(name, importlib.import_module(module_path)) for name, module_path in STAGE_MODULES]
 
 
 @dataclass(frozen=True)

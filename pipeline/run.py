@@ -84,10 +84,8 @@ def run_pipeline(config: Any, beam_args: list[str]) -> dict[str, Any]:
 
 def _after_commit(config: Any, output: str, summary: dict[str, Any]) -> None:
     """Hooks that read the committed output before the summary marks it complete (the report)."""
-    try:
-        from pipeline.report import write_reports
-    except ModuleNotFoundError:
-        return
+    from pipeline.report import write_reports
+
     write_reports(config, output, summary)
 
 

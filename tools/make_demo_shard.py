@@ -91,7 +91,9 @@ def build(shared: Path, seed: int = 7) -> list[bytes]:
         size = 4 + number % 6
         chunk = paras[cursor:cursor + size]
         cursor = (cursor + size) % max(1, len(paras) - 12)
-        sentences = [s for s in re.split(r"(?<=[.!?])\s+", chunk[0]) if 4 <= len(s.split()) <= 25]
+        # Bullets quote a paragraph that is not on the page, so a list is not a repetition.
+        aside = paras[(cursor + len(paras) // 2) % len(paras)]
+        sentences = [s for s in re.split(r"(?<=[.!?])\s+", aside) if 4 <= len(s.split()) <= 25]
         bullets = sentences[:4] if number % 3 == 0 else []
         doc = {"id": f"demo-{number:04d}", "url": f"https://books.example.org/botchan/{number}",
                "html": page(f"Botchan, reading {number}", chunk, bullets)}

@@ -1,0 +1,301 @@
+"""repetition: the Gopher repetition rules (Rae et al. 2021, App. A, Table A1), one reason per rule.
+
+Paper wording beside our counting (units from stages/text.py: non-blank stripped lines,
+paragraphs = runs of non-blank lines, words = punctuation-stripped tokens, per language):
+
+- "duplicate line fraction 0.30 / duplicate paragraph fraction 0.30" ->
+  ``gopher_dup_line_frac`` / ``gopher_dup_para_frac``: lines (paragraphs) that repeat an
+  earlier identical one, over all lines (paragraphs). With ``count_first_occurrence: true``
+  every copy of a repeated line counts, the first one too (stricter).
+- "duplicate line character fraction 0.20 / duplicate paragraph character fraction 0.20" ->
+  ``gopher_dup_line_char_frac`` / ``gopher_dup_para_char_frac``: characters in those
+  duplicate lines (paragraphs) over characters in all lines (paragraphs), same
+  first-occurrence setting. Denominator = characters of the units, not ``len(text)``, so
+  blank-line runs and indentation do not dilute the fraction and it stays within [0, 1].
+- "top 2-gram / 3-gram / 4-gram character fraction 0.20 / 0.18 / 0.16" ("the fraction of
+  characters contained within the most frequently-occurring n-gram") ->
+  ``gopher_top_{n}gram_char_frac``: the most frequent word n-gram (overlapping n-grams; ties:
+  the one covering most characters); characters of the words covered by *any* of its
+  occurrences (overlapping occurrences count each word once) over characters of all words.
+  An n-gram that occurs only once is not repetition: the statistic is then 0.
+- "duplicate 5..10-gram character fraction 0.15 .. 0.10" ("taking care not to count characters
+  that occur in overlapping n-grams more than once") -> ``gopher_dup_{n}gram_char_frac``:
+  characters of the words covered by repeated occurrences of any n-gram that occurs more than
+  once (the first occurrence not counted unless ``count_first_occurrence``), each word counted
+  once however many duplicate n-grams cover it, over characters of all words.
+
+Characters are code points of words (no whitespace), so numerator and denominator agree.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Annotated, Any, Callable, Literal, Sequence
+
+import apache_beam as beam
+import numpy as np
+from pydantic import Field
+
+from stages import text as tx
+from stages.base import StageOutputs, run_stage
+from stages.record import Doc, Drop
+from stages.settings import Section, StageSection
+
+STAGE = "repetition"
+
+NGramN = Annotated[int, Field(ge=1, le=50)]
+Frac = Annotated[float, Field(ge=0, le=1)]
+
+
+class RepetitionRules(Section):
+    """One language's thresholds (max allowed); defaults are Table A1. null switches a rule off."""
+
+    max_dup_para_frac: Frac | None = 0.30
+    max_dup_para_char_frac: Frac | None = 0.20
+    max_dup_line_frac: Frac | None = 0.30
+    max_dup_line_char_frac: Frac | None = 0.20
+    # n -> max fraction of word characters in the most frequent n-gram
+    max_top_ngram_char_frac: dict[NGramN, Frac | None] = Field(
+        default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
+    # n -> max fraction of word characters in duplicated n-grams
+    max_dup_ngram_char_frac: dict[NGramN, Frac | None] = Field(
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
+    # false: only repeats count (the first copy of a line/paragraph/n-gram is "original");
+    # true: every copy of something that occurs twice or more counts.
+    count_first_occurrence: bool = False
+
+
+class Config(StageSection, RepetitionRules):
+    # The top-level (paper) thresholds apply to these languages and to docs without a language.
+    default_languages: list[str] = Field(default_factory=lambda: ["en"])
+    # Documents in other languages: "skip" (pass untouched) or "apply_default".
+    other_languages: Literal["skip", "apply_default"] = "skip"
+    # Per-language rule sets, e.g. {zh: {max_top_ngram_char_frac: {2: 0.3}}}.
+    languages: dict[str, RepetitionRules] = Field(default_factory=dict)
+    segmentation: tx.Segmentation = Field(default_factory=tx.Segmentation)
+
+
+@dataclass(slots=True)
+class RepetitionStats:
+    """The statistic behind each rule; every value is a fraction in [0, 1]."""
+
+    dup_para_frac: float = 0.0
+    dup_para_char_frac: float = 0.0
+    dup_line_frac: float = 0.0
+    dup_line_char_frac: float = 0.0
+    top_ngram_char_frac: dict[int, float] = field(default_factory=dict)
+    dup_ngram_char_frac: dict[int, float] = field(default_factory=dict)
+
+
+def duplicate_fractions(units: Sequence[str], count_first: bool = False) -> tuple[float, float]:
+    """(duplicate units / units, chars in duplicate units / chars in units)."""
+    if not units:
+        return 0.0, 0.0
+    counts = Counter(units)
+    if len(counts) == len(units):
+        return 0.0, 0.0
+    dup = dup_chars = 0
+    for unit, count in counts.items():
+        if count > 1:
+            copies = count if count_first else count - 1
+            dup += copies
+            dup_chars += copies * len(unit)
+    total_chars = sum(map(len, units))
+    return dup / len(units), (dup_chars / total_chars) if total_chars else 0.0
+
+
+# splitmix64 constants: word ids are mixed into 64-bit values so n-gram hashes (a polynomial
+# over the mixed values, wrapping mod 2**64) are well spread; a collision between two distinct
+# n-grams of one document has probability ~ pairs / 2**64.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_POLY = np.uint64(0x100000001B3)
+
+
+def _mix(ids: np.ndarray) -> np.ndarray:
+    z = (ids.astype(np.uint64) + np.uint64(1)) * _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+class WordIndex:
+    """Per-document word arrays: mixed word values, lengths, and n-gram hashes by n.
+
+    ``gram_hash(n)[i]`` identifies words[i:i+n]; built incrementally (h_n = h_{n-1} * P +
+    v[i+n-1]) so all n from 2 to 10 cost one vectorised multiply-add each.
+    """
+
+    def __init__(self, words: Sequence[str]) -> None:
+        table = {w: i for i, w in enumerate(dict.fromkeys(words))}
+        ids = np.fromiter(map(table.__getitem__, words), dtype=np.int64, count=len(words))
+        self.values = _mix(ids)
+        self.lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        self.total = int(self.lengths.sum())
+        self._hashes: dict[int, np.ndarray] = {1: self.values}
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def gram_hash(self, n: int) -> np.ndarray:
+        if n in self._hashes:
+            return self._hashes[n]
+        prev = self.gram_hash(n - 1)
+        h = prev[:-1] * _POLY + self.values[n - 1:]
+        self._hashes[n] = h
+        return h
+
+    def covered(self, starts: np.ndarray, n: int) -> int:
+        """Characters of words covered by spans [s, s+n), each word counted once."""
+        if not len(starts):
+            return 0
+        m = len(self.values)
+        diff = np.bincount(starts, minlength=m + 1)[: m + 1] - np.bincount(
+            starts + n, minlength=m + 1)[: m + 1]
+        mask = np.cumsum(diff[:m]) > 0
+        return int(self.lengths[mask].sum())
+
+
+def _groups(grams: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(order, group, first) for equal hashes, or None when all are distinct.
+
+    ``order`` sorts positions by hash (one argsort; introsort, 2x cheaper than a stable sort),
+    ``group[k]`` is the group id of sorted entry k and ``first[g]`` the first position (the
+    original occurrence) of group g.
+    """
+    if len(grams) < 2:
+        return None
+    quick = np.sort(grams)  # cheap exit when nothing repeats (most n for most documents)
+    if not (quick[1:] == quick[:-1]).any():
+        return None
+    order = np.argsort(grams)
+    ordered = grams[order]
+    is_new = np.empty(len(ordered), dtype=bool)
+    is_new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=is_new[1:])
+    first = np.minimum.reduceat(order, np.flatnonzero(is_new))
+    return order, np.cumsum(is_new) - 1, first
+
+
+def top_ngram_fraction(index: WordIndex, n: int) -> float:
+    """Word chars covered by the most frequent n-gram's occurrences / all word chars.
+
+    Ties between equally frequent n-grams: the one with most characters, then the earliest.
+    """
+    if n < 1 or len(index) < n or not index.total:
+        return 0.0
+    groups = _groups(index.gram_hash(n))
+    if groups is None:
+        return 0.0
+    order, group, first = groups
+    counts = np.bincount(group)
+    candidates = np.flatnonzero(counts == counts.max())
+    cand_first = first[candidates]
+    cum = np.concatenate(([0], np.cumsum(index.lengths)))
+    chars = cum[cand_first + n] - cum[cand_first]
+    winner = candidates[np.lexsort((cand_first, -chars))[0]]
+    return index.covered(order[group == winner], n) / index.total
+
+
+def dup_ngram_fraction(index: WordIndex, n: int, count_first: bool = False) -> float:
+    """Word chars covered by repeated n-gram occurrences / all word chars."""
+    if n < 1 or len(index) < n or not index.total:
+        return 0.0
+    groups = _groups(index.gram_hash(n))
+    if groups is None:
+        return 0.0
+    order, group, first = groups
+    if count_first:
+        starts = order[np.bincount(group)[group] > 1]
+    else:
+        starts = order[order != first[group]]
+    return index.covered(starts, n) / index.total
+
+
+def repetition_stats(text: str, rules: RepetitionRules, mode: str = "space") -> RepetitionStats:
+    """All repetition statistics for the n values the rules name."""
+    first = rules.count_first_occurrence
+    lines, paragraphs = tx.lines_and_paragraphs(text)
+    stats = RepetitionStats()
+    stats.dup_para_frac, stats.dup_para_char_frac = duplicate_fractions(paragraphs, first)
+    stats.dup_line_frac, stats.dup_line_char_frac = duplicate_fractions(lines, first)
+    index = WordIndex(tx.tokens_and_words(text, mode)[1])
+    for n in sorted(rules.max_top_ngram_char_frac):
+        stats.top_ngram_char_frac[n] = top_ngram_fraction(index, n)
+    # A repeated (n+1)-gram contains a repeated n-gram: once a length has none, longer ones
+    # have none either.
+    none_from: int | None = None
+    for n in sorted(rules.max_dup_ngram_char_frac):
+        if none_from is not None and n >= none_from:
+            stats.dup_ngram_char_frac[n] = 0.0
+            continue
+        value = dup_ngram_fraction(index, n, first)
+        stats.dup_ngram_char_frac[n] = value
+        if value == 0.0:
+            none_from = n
+    return stats
+
+
+def failures(stats: RepetitionStats, rules: RepetitionRules) -> list[Drop]:
+    """Every rule the statistics fail, paragraphs, lines, top n-grams, duplicate n-grams."""
+    out: list[Drop] = []
+    for name in ("dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac"):
+        limit = getattr(rules, "max_" + name)
+        value = getattr(stats, name)
+        if limit is not None and value > limit:
+            out.append(Drop("gopher_" + name, f"{value:.3f} > {limit}"))
+    for kind, limits, values in (("top", rules.max_top_ngram_char_frac, stats.top_ngram_char_frac),
+                                 ("dup", rules.max_dup_ngram_char_frac, stats.dup_ngram_char_frac)):
+        for n in sorted(limits):
+            limit = limits[n]
+            value = values.get(n, 0.0)
+            if limit is not None and value > limit:
+                out.append(Drop(f"gopher_{kind}_{n}gram_char_frac", f"{value:.3f} > {limit}"))
+    return out
+
+
+def evaluate(text: str, lang: str | None,
+             config: Config) -> tuple[RepetitionStats, list[Drop]] | None:
+    """Statistics and failed rules; None when the document's language is skipped."""
+    rules = tx.rule_set_for(lang, config.default_languages, config.other_languages,
+                            config.languages, config)
+    if rules is None:
+        return None
+    assert isinstance(rules, RepetitionRules)
+    stats = repetition_stats(text, rules, tx.word_mode(lang, config.segmentation))
+    return stats, failures(stats, rules)
+
+
+def repetition_doc(doc: Doc, config: Config) -> Doc | Drop:
+    """The stage core: the first failing rule's Drop, else the document unchanged."""
+    result = evaluate(doc.text or "", doc.lang, config)
+    if result is None or not result[1]:
+        return doc
+    return result[1][0]
+
+
+def make_core(config: Config) -> Callable[[Doc], Doc | Drop]:
+    """Runs in DoFn.setup: load jieba's dictionary once when a language uses it."""
+    if "jieba" in config.segmentation.unspaced.values():
+        tx.load_jieba()
+    return partial(repetition_doc, config=config)
+
+
+def stats_dict(stats: RepetitionStats) -> dict[str, Any]:
+    out: dict[str, Any] = {name: getattr(stats, name) for name in
+                           ("dup_para_frac", "dup_para_char_frac", "dup_line_frac",
+                            "dup_line_char_frac")}
+    out.update({f"top_{n}gram_char_frac": v for n, v in stats.top_ngram_char_frac.items()})
+    out.update({f"dup_{n}gram_char_frac": v for n, v in stats.dup_ngram_char_frac.items()})
+    return out
+
+
+class Stage(beam.PTransform):
+    def __init__(self, config: Config, context: Any) -> None:
+        super().__init__()
+        self.config = config
+
+    def expand(self, docs: beam.PCollection) -> StageOutputs:
+        return run_stage(docs, STAGE, partial(make_core, self.config))
