@@ -77,6 +77,8 @@ def build_graph(pipeline: beam.Pipeline, config: Any, files: list[str], staging:
         "input": read.file_stats | "count input" >> beam.CombineGlobally(stats.FileStats()),
         "kept": docs | "count kept" >> beam.CombineGlobally(stats.KeptStats()),
         "rejected": all_rejected | "count rejected" >> beam.CombineGlobally(stats.RejectStats()),
+        "rejected_by_lang": all_rejected | "count rejected by language" >> beam.CombineGlobally(
+            stats.RejectByLangStats()),
         "dead_letter": all_dead | "count dead letters" >> beam.CombineGlobally(stats.DeadLetterStats()),
     }
     for name, pcoll in {**counted, **reports}.items():

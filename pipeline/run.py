@@ -61,7 +61,7 @@ def run_pipeline(config: Any, beam_args: list[str]) -> dict[str, Any]:
     wall = time.perf_counter() - started
 
     counted = {name: _read_json(staging.stats_file(name))
-               for name in ("input", "kept", "rejected", "dead_letter")}
+               for name in ("input", "kept", "rejected", "rejected_by_lang", "dead_letter")}
     reports: dict[str, Any] = {}
     for path in outputs._list(staging.stats_file("*")):
         name = path.rsplit("/", 1)[-1][: -len(".json")]

@@ -108,6 +108,23 @@ class RejectStats(beam.CombineFn):
         return out
 
 
+class RejectByLangStats(beam.CombineFn):
+    """Docs and bytes removed per (language, stage): the per-language funnel. Documents rejected
+    before the language stage have no language yet and count under "unknown"."""
+
+    def create_accumulator(self) -> dict[str, list[int]]:
+        return {}
+
+    def add_input(self, acc: dict[str, list[int]], rejected: Rejected) -> dict[str, list[int]]:
+        entry = acc.setdefault(f"{rejected.doc.lang or 'unknown'}\t{rejected.stage}", [0, 0])
+        entry[0] += 1
+        entry[1] += rejected.bytes or rejected.doc.raw_bytes
+        return acc
+
+    merge_accumulators = RejectStats.merge_accumulators
+    extract_output = RejectStats.extract_output  # {lang: {stage: {docs, bytes}}}
+
+
 def _error_kind(error: str) -> str:
     """A short, stable label for a dead letter's error (its first clause)."""
     head = error.split(":", 1)[0] if ": " in error else error

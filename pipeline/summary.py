@@ -80,17 +80,32 @@ def build_summary(stage_names: list[str], counted: dict[str, Any], metrics: dict
             "docs_per_second": round(docs / seconds, 1) if seconds else None,
             "mb_per_second": round(mb / seconds, 3) if seconds else None,
         }
+    languages = language_funnel(kept.get("by_lang") or {}, counted.get("rejected_by_lang") or {})
     return {
         "schema_version": SCHEMA_VERSION,
         "input": input_stats,
         "conservation": conservation,
         "stages": stages,
         "kept": kept,
+        "languages": languages,
         "dead_letter": dead,
         "reports": reports,
         "config": config,
         "timing": timing,
     }
+
+
+def language_funnel(kept_by_lang: dict[str, dict], rejected_by_lang: dict[str, dict]) -> dict:
+    """Per language: documents seen (kept + rejected with that language), removed per stage,
+    kept. Dead letters have no language and are not split."""
+    out = {}
+    for lang in sorted(set(kept_by_lang) | set(rejected_by_lang)):
+        removed = rejected_by_lang.get(lang, {})
+        kept_docs = (kept_by_lang.get(lang) or {}).get("docs", 0)
+        rejected = sum(v["docs"] for v in removed.values())
+        out[lang] = {"docs": kept_docs + rejected, "kept": kept_docs, "rejected": rejected,
+                     "rejected_by_stage": {stage: removed[stage] for stage in sorted(removed)}}
+    return out
 
 
 def without_timing(summary: dict[str, Any]) -> dict[str, Any]:

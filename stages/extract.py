@@ -78,6 +78,8 @@ class Config(StageSection):
     favor_recall: bool = True
     # trafilatura's deduplicate: drop text segments repeated within the page (as datatrove runs it).
     deduplicate: bool = False
+    # trafilatura's fast mode: skip its fallback extractors (readability, jusText).
+    fast: bool = False
 
 
 # ------------------------------------------------------------------ decoding ---------------
@@ -317,6 +319,7 @@ def extract_text(html: bytes, charset: str | None, config: Config) -> str | None
     text = trafilatura.extract(tree, include_tables=config.include_tables,
                                include_comments=config.include_comments,
                                favor_recall=config.favor_recall, deduplicate=config.deduplicate,
+                               fast=config.fast,
                                output_format="txt")
     if not text:
         return None

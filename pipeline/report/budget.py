@@ -336,6 +336,60 @@ def decontam_section(reports: dict, tokens_per_char: float | None = None) -> dic
             "ignored_common_ngrams": report.get("ignored_common_ngrams"), "benchmarks": rows}
 
 
+# Rules of thumb for Chinese text checked against the measured numbers (issue 9).
+ZH_CHARS_PER_TOKEN = (1.4, 1.7)   # "1 token ~ 1.4-1.7 Chinese characters" (REFERENCE.md §6)
+ZH_BYTES_PER_CHAR = 3.0           # CJK ideographs take 3 bytes in UTF-8
+UNSPACED = ("zh", "ja", "th", "lo", "km", "my", "bo")
+
+
+def languages_section(summary: dict, disk_kept: int | None) -> dict[str, Any]:
+    """Every per-language figure: funnel (seen, removed per stage, kept), tokens, compression and
+    storage, plus the Chinese rules of thumb checked against what was measured."""
+    kept_by_lang = (summary.get("kept") or {}).get("by_lang") or {}
+    funnel = summary.get("languages") or {}
+    if not kept_by_lang and not funnel:
+        return not_run("no language statistics (language stage off and no kept documents)")
+    total_bytes = sum(v.get("bytes", 0) for v in kept_by_lang.values()) or None
+    total_tokens = sum(v.get("tokens", 0) for v in kept_by_lang.values()) or None
+    rows = []
+    for lang in sorted(set(kept_by_lang) | set(funnel)):
+        k = kept_by_lang.get(lang) or {}
+        f_ = funnel.get(lang) or {}
+        tokens = k.get("tokens") or None
+        share = k.get("bytes", 0) / total_bytes if total_bytes else None
+        row = {
+            "lang": lang, "docs_seen": f_.get("docs", k.get("docs", 0)),
+            "rejected": f_.get("rejected", 0), "rejected_by_stage": {
+                stage: v["docs"] for stage, v in (f_.get("rejected_by_stage") or {}).items()},
+            "kept": k.get("docs", 0), "tokens": tokens,
+            "token_share": _ratio(tokens, total_tokens), "chars": k.get("chars"),
+            "text_bytes": k.get("bytes"),
+            "chars_per_token": _ratio(k.get("chars"), tokens),
+            "bytes_per_token": _ratio(k.get("bytes"), tokens),
+            "tokens_per_char": _ratio(tokens, k.get("chars")),
+            "tokens_per_word": None if lang in UNSPACED else _ratio(tokens, k.get("words")),
+            "bytes_per_char": _ratio(k.get("bytes"), k.get("chars")),
+            "text_gb_per_billion_tokens": _ratio(k.get("bytes"), tokens),
+            "parquet_bytes_estimated": round(disk_kept * share) if disk_kept and share is not None else None,
+        }
+        if lang == "zh" and tokens:
+            low, high = ZH_CHARS_PER_TOKEN
+            cpt, bpc = row["chars_per_token"], row["bytes_per_char"]
+            row["rule_of_thumb"] = {
+                "chars_per_token": {"expected": [low, high], "measured": cpt,
+                                    "holds": bool(cpt is not None and low <= cpt <= high)},
+                "bytes_per_char": {"expected": ZH_BYTES_PER_CHAR, "measured": bpc,
+                                   "holds": bool(bpc is not None and abs(bpc - ZH_BYTES_PER_CHAR) <= 0.3)},
+                "note": "bytes/char below 3 means ASCII (digits, Latin, punctuation) mixed into the text",
+            }
+        rows.append(row)
+    return {"status": "ok", "languages": rows,
+            "definitions": {"docs_seen": "kept + rejected documents carrying this language; documents "
+                                         "rejected before language ID count under 'unknown'",
+                            "parquet_bytes_estimated": "kept Parquet on disk x this language's share "
+                                                       "of kept text bytes (estimated)"}}
+
+
 def _measured_bytes_per_token(kept: dict) -> float | None:
     total = kept.get("total") or {}
     return _ratio(total.get("bytes"), total.get("tokens")) if total.get("tokens") else None
@@ -369,4 +423,5 @@ def build_report(summary: dict, config: ReportConfig, disk: dict[str, int | None
         "budget": budget,
         "dedup": dedup_section(reports),
         "decontamination": decontam_section(reports, _ratio(tokens, (kept.get("total") or {}).get("chars"))),
+        "languages": languages_section(summary, disk.get("kept")),
     }

@@ -12,7 +12,7 @@ from typing import Any
 
 from pipeline.report.formulas import format_count
 from pipeline.report.render_md import (budget_md, compression_md, decontam_md, dedup_md, funnel_md,
-                                       storage_md, tokens_md)
+                                       languages_md, storage_md, tokens_md)
 
 W, H = 640, 300
 PAD_L, PAD_R, PAD_T, PAD_B = 64, 16, 20, 44
@@ -298,6 +298,8 @@ def render_html(report: dict) -> str:
     sections = [funnel_md(report["funnel"]), tokens_md(report["tokens"]),
                 storage_md(report["storage"]), compression_md(report["compression"]),
                 budget_lines, dedup_md(report["dedup"]), decontam_md(report["decontamination"])]
+    if "languages" in report:
+        sections.append(languages_md(report["languages"]))
     stages = " &rarr; ".join(esc(s) for s in report.get("stages_run", []))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

@@ -213,6 +213,36 @@ def decontam_md(section: dict) -> list[str]:
     return out
 
 
+def languages_md(section: dict) -> list[str]:
+    out = ["## 9. Per language", ""]
+    if section.get("status") != "ok":
+        return out + _not_run(section)
+    rows = section["languages"]
+    out += ["Funnel:", ""]
+    out += _table(["lang", "docs seen", "rejected", "rejected by stage", "kept"],
+                  [[r["lang"], _n(r["docs_seen"]), _n(r["rejected"]),
+                    ", ".join(f"{k} {v:,}" for k, v in r["rejected_by_stage"].items()) or "-",
+                    _n(r["kept"])] for r in rows])
+    out += ["Tokens, compression and storage:", ""]
+    out += _table(["lang", "tokens", "share", "chars/token", "bytes/token", "tokens/char",
+                   "tokens/word", "bytes/char", "text GB per 1B tokens", "Parquet (est.)"],
+                  [[r["lang"], _n(r["tokens"]), _n(r["token_share"]), _n(r["chars_per_token"]),
+                    _n(r["bytes_per_token"]), _n(r["tokens_per_char"]), _n(r["tokens_per_word"]),
+                    _n(r["bytes_per_char"]), _n(r["text_gb_per_billion_tokens"]),
+                    _bytes(r["parquet_bytes_estimated"])] for r in rows])
+    for r in rows:
+        thumb = r.get("rule_of_thumb")
+        if thumb:
+            cpt, bpc = thumb["chars_per_token"], thumb["bytes_per_char"]
+            out += [f"Rule of thumb ({r['lang']}): 1 token ~ {cpt['expected'][0]}-{cpt['expected'][1]} "
+                    f"characters -> measured {_n(cpt['measured'])} chars/token "
+                    f"({'holds' if cpt['holds'] else 'does not hold'}); {bpc['expected']:g} bytes per "
+                    f"character -> measured {_n(bpc['measured'])} "
+                    f"({'holds' if bpc['holds'] else 'does not hold'}: {thumb['note']}).", ""]
+    out += [f"{k}: {v}." for k, v in section["definitions"].items()] + [""]
+    return out
+
+
 def render_markdown(report: dict) -> str:
     cons = report.get("conservation") or {}
     lines = ["# Token-budget report", "",
@@ -228,4 +258,6 @@ def render_markdown(report: dict) -> str:
     if report["budget"].get("status") != "ok":
         lines += ["## 6. Compute", "", "_not run_: needs token counts (see section 5).", ""]
     lines += dedup_md(report["dedup"]) + decontam_md(report["decontamination"])
+    if "languages" in report:
+        lines += languages_md(report["languages"])
     return "\n".join(lines).rstrip() + "\n"
