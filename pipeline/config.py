@@ -57,6 +57,9 @@ class OutputConfig(Section):
 class RunConfig(Section):
     # Seed for every hash and sample in the run (MinHash permutations, tokenizer sample, ...).
     seed: int = Field(default=1234, ge=0, le=2**31 - 1)
+    # glibc malloc arenas for the local runner and its workers (pipeline/memory.py); 0 = glibc's
+    # default (8 per core). Fewer arenas = less fragmentation, measured -18 % peak RSS.
+    malloc_arenas: int = Field(default=2, ge=0, le=64)
 
 
 def _config_model() -> type[Section]:

@@ -159,6 +159,9 @@ class ReadDocuments(beam.PTransform):
                     REJECTED, DEAD_LETTER, FILE_STATS, main="docs"))
 
 
+ROW_GROUP_ROWS = 8192
+
+
 def shard_of(doc_id: str, shards: int) -> int:
     return xxhash.xxh64_intdigest(doc_id.encode("utf-8", "replace")) % shards
 
@@ -173,11 +176,16 @@ class _WriteShard(beam.DoFn):
         (shard, shards), rows = item
         rows = sorted(rows, key=lambda row: tuple(
             (row.get(c) if row.get(c) is not None else "") for c in self.sort_columns))
-        table = pa.Table.from_pylist(rows, schema=self.schema)
         path = f"{self.directory}/part-{shard:05d}-of-{shards:05d}.parquet"
-        with FileSystems.create(path) as handle:
-            pq.write_table(table, handle, compression=None if self.compression == "none" else self.compression,
-                           row_group_size=8192, write_statistics=False)
+        # One row group at a time, each row released once written: the shard is held once (as
+        # rows), never twice (rows + a whole Arrow table).
+        with FileSystems.create(path) as handle, pq.ParquetWriter(
+                handle, self.schema, write_statistics=False,
+                compression=None if self.compression == "none" else self.compression) as writer:
+            for start in range(0, len(rows), ROW_GROUP_ROWS):
+                end = min(start + ROW_GROUP_ROWS, len(rows))
+                writer.write_table(pa.Table.from_pylist(rows[start:end], schema=self.schema))
+                rows[start:end] = [None] * (end - start)
         yield {"path": path, "rows": len(rows)}
 
 

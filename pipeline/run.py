@@ -12,6 +12,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline import outputs
 from pipeline.config import ConfigError, enabled_stages
 from pipeline.graph import Staging, build_graph
+from pipeline.memory import limit_malloc_arenas
 from pipeline.options import beam_options, runner_name
 from pipeline.summary import build_summary, metric_totals
 
@@ -43,6 +44,7 @@ def _read_json(path: str) -> Any:
 def run_pipeline(config: Any, beam_args: list[str]) -> dict[str, Any]:
     """Run the job end to end and return the summary (also written to <output>/summary.json)."""
     options = beam_options(beam_args)
+    limit_malloc_arenas(config.run.malloc_arenas)
     files = resolve_inputs(config.input.paths)
     output = config.output.path.rstrip("/")
     staging_root = outputs.prepare(output, config.output.overwrite)

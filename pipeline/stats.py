@@ -80,13 +80,17 @@ class KeptStats(beam.CombineFn):
 
 
 class RejectStats(beam.CombineFn):
-    """Docs and bytes per (stage, reason)."""
+    """Docs and bytes per (stage, reason). Subclasses change only the two-part key."""
+
+    def key(self, rejected: Rejected) -> str:
+        """Two labels joined by a tab: the output nests the first above the second."""
+        return f"{rejected.stage}\t{rejected.reason}"
 
     def create_accumulator(self) -> dict[str, list[int]]:
         return {}
 
     def add_input(self, acc: dict[str, list[int]], rejected: Rejected) -> dict[str, list[int]]:
-        entry = acc.setdefault(f"{rejected.stage}\t{rejected.reason}", [0, 0])
+        entry = acc.setdefault(self.key(rejected), [0, 0])
         entry[0] += 1
         entry[1] += rejected.bytes or rejected.doc.raw_bytes
         return acc
@@ -103,26 +107,17 @@ class RejectStats(beam.CombineFn):
     def extract_output(self, acc: dict[str, list[int]]) -> dict[str, dict[str, dict[str, int]]]:
         out: dict[str, dict[str, dict[str, int]]] = {}
         for key in sorted(acc):
-            stage, reason = key.split("\t", 1)
-            out.setdefault(stage, {})[reason] = {"docs": acc[key][0], "bytes": acc[key][1]}
+            outer, inner = key.split("\t", 1)
+            out.setdefault(outer, {})[inner] = {"docs": acc[key][0], "bytes": acc[key][1]}
         return out
 
 
-class RejectByLangStats(beam.CombineFn):
+class RejectByLangStats(RejectStats):
     """Docs and bytes removed per (language, stage): the per-language funnel. Documents rejected
     before the language stage have no language yet and count under "unknown"."""
 
-    def create_accumulator(self) -> dict[str, list[int]]:
-        return {}
-
-    def add_input(self, acc: dict[str, list[int]], rejected: Rejected) -> dict[str, list[int]]:
-        entry = acc.setdefault(f"{rejected.doc.lang or 'unknown'}\t{rejected.stage}", [0, 0])
-        entry[0] += 1
-        entry[1] += rejected.bytes or rejected.doc.raw_bytes
-        return acc
-
-    merge_accumulators = RejectStats.merge_accumulators
-    extract_output = RejectStats.extract_output  # {lang: {stage: {docs, bytes}}}
+    def key(self, rejected: Rejected) -> str:
+        return f"{rejected.doc.lang or 'unknown'}\t{rejected.stage}"
 
 
 def _error_kind(error: str) -> str:
