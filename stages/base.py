@@ -10,6 +10,7 @@ one bad document can never crash a run (the datatrove filter contract, TFDS-styl
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Callable, Iterable, NamedTuple, Sequence
 
 import apache_beam as beam
@@ -152,3 +153,21 @@ def run_stage(docs: beam.PCollection, stage: str, factory: CoreFactory,
     outputs = source | f"{stage}/apply" >> beam.ParDo(fn).with_outputs(
         REJECTED, DEAD_LETTER, main=KEPT)
     return StageOutputs(outputs[KEPT], outputs[REJECTED], outputs[DEAD_LETTER])
+
+
+class PerDocumentStage(beam.PTransform):
+    """A stage whose whole graph is :func:`run_stage` over one per-document core.
+
+    Subclasses set ``stage_name`` and ``core_factory`` (``config -> core``, a module-level
+    function so it pickles); the factory runs in ``DoFn.setup``, once per worker.
+    """
+
+    stage_name: str
+    core_factory: Callable[..., Core]
+
+    def __init__(self, config: object, context: object) -> None:
+        super().__init__()
+        self.config = config
+
+    def expand(self, docs: beam.PCollection) -> StageOutputs:
+        return run_stage(docs, self.stage_name, partial(type(self).core_factory, self.config))

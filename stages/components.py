@@ -18,7 +18,7 @@ ints here), so "minimum" means the same node on every runner.
 """
 from __future__ import annotations
 
-from typing import Any, Hashable, Iterable, Iterator
+from typing import Any, Callable, Hashable, Iterable, Iterator
 
 import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
@@ -52,17 +52,15 @@ def small_star(node: Hashable, smaller: Iterable[Hashable]) -> tuple[list[Edge],
     return edges, len(below)
 
 
-class _LargeStarFn(beam.DoFn):
-    def process(self, item: tuple[Any, Iterable[Any]]) -> Iterator:
-        edges, changed = large_star(*item)
-        yield from edges
-        if changed:
-            yield TaggedOutput(CHANGES, changed)
+class _StarFn(beam.DoFn):
+    """One star operation (``large_star`` or ``small_star``) per node group: the new edges,
+    plus a CHANGES output that counts edges changed (convergence)."""
 
+    def __init__(self, star: Callable[..., tuple[list, int]]) -> None:
+        self.star = star
 
-class _SmallStarFn(beam.DoFn):
     def process(self, item: tuple[Any, Iterable[Any]]) -> Iterator:
-        edges, changed = small_star(*item)
+        edges, changed = self.star(*item)
         yield from edges
         if changed:
             yield TaggedOutput(CHANGES, changed)
@@ -111,12 +109,12 @@ class ConnectedComponents(beam.PTransform):
             large = (edges
                      | f"{name}/both directions" >> beam.FlatMap(_both_directions)
                      | f"{name}/by node" >> beam.GroupByKey()
-                     | f"{name}/large-star" >> beam.ParDo(_LargeStarFn()).with_outputs(
+                     | f"{name}/large-star" >> beam.ParDo(_StarFn(large_star)).with_outputs(
                          CHANGES, main="edges"))
             small = (large.edges
                      | f"{name}/to larger" >> beam.Map(_to_larger)
                      | f"{name}/by larger node" >> beam.GroupByKey()
-                     | f"{name}/small-star" >> beam.ParDo(_SmallStarFn()).with_outputs(
+                     | f"{name}/small-star" >> beam.ParDo(_StarFn(small_star)).with_outputs(
                          CHANGES, main="edges"))
             round_changes.append(
                 (large[CHANGES], small[CHANGES])

@@ -35,10 +35,9 @@ import threading
 from functools import partial
 from typing import Any, Callable, Literal
 
-import apache_beam as beam
 from pydantic import Field
 
-from stages.base import StageOutputs, run_stage
+from stages.base import PerDocumentStage
 from stages.record import Doc, Drop
 from stages.settings import StageSection
 
@@ -539,10 +538,6 @@ def make_core(config: Config) -> Callable[[Doc], Doc | Drop]:
     return partial(extract_doc, config=config, extractor=TimedExtractor(config))
 
 
-class Stage(beam.PTransform):
-    def __init__(self, config: Config, context: Any) -> None:
-        super().__init__()
-        self.config = config
-
-    def expand(self, docs: beam.PCollection) -> StageOutputs:
-        return run_stage(docs, STAGE, partial(make_core, self.config))
+class Stage(PerDocumentStage):
+    stage_name = STAGE
+    core_factory = staticmethod(make_core)

@@ -18,12 +18,11 @@ Rejected documents still carry lang/lang_score, for the audit.
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Callable, Literal
 
-import apache_beam as beam
 from pydantic import Field
 
-from stages.base import StageOutputs, run_stage
+from stages.base import PerDocumentStage
 from stages.record import Doc, Drop
 from stages.settings import StageSection
 
@@ -94,10 +93,6 @@ def make_core(config: Config) -> Callable[[Doc], Doc | Drop]:
     return partial(language_doc, config=config, classify=load_classifier())
 
 
-class Stage(beam.PTransform):
-    def __init__(self, config: Config, context: Any) -> None:
-        super().__init__()
-        self.config = config
-
-    def expand(self, docs: beam.PCollection) -> StageOutputs:
-        return run_stage(docs, STAGE, partial(make_core, self.config))
+class Stage(PerDocumentStage):
+    stage_name = STAGE
+    core_factory = staticmethod(make_core)

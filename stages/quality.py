@@ -32,15 +32,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
-import apache_beam as beam
 from pydantic import Field
 
 from stages import text as tx
-from stages.base import StageOutputs, run_stage
+from stages.base import PerDocumentStage
 from stages.record import Doc, Drop
-from stages.settings import Section, StageSection
+from stages.settings import Section
 
 STAGE = "quality"
 REASONS = ("gopher_word_count", "gopher_mean_word_length", "gopher_symbol_ratio",
@@ -76,15 +75,9 @@ class QualityRules(Section):
     bullet_prefixes: list[str] = Field(default_factory=lambda: list(DEFAULT_BULLETS), min_length=1)
 
 
-class Config(StageSection, QualityRules):
-    # The top-level thresholds (English, the paper's) apply to these languages, and to
-    # documents without a language (language stage off).
-    default_languages: list[str] = Field(default_factory=lambda: ["en"])
-    # Documents in other languages: "skip" (pass untouched) or "apply_default" (English rules).
-    other_languages: Literal["skip", "apply_default"] = "skip"
+class Config(tx.PerLanguageRuleSets, QualityRules):
     # Per-language rule sets, e.g. {zh: {min_words: 40, ...}}; omitted keys take the paper's.
     languages: dict[str, QualityRules] = Field(default_factory=dict)
-    segmentation: tx.Segmentation = Field(default_factory=tx.Segmentation)
 
 
 @dataclass(slots=True)
@@ -164,8 +157,7 @@ def failures(stats: QualityStats, rules: QualityRules, has_stop_list: bool = Tru
 
 def evaluate(text: str, lang: str | None, config: Config) -> tuple[QualityStats, list[Drop]] | None:
     """Statistics and failed rules for a text in a language; None when its language is skipped."""
-    rules = tx.rule_set_for(lang, config.default_languages, config.other_languages,
-                            config.languages, config)
+    rules = config.rules_for(lang)
     if rules is None:
         return None
     assert isinstance(rules, QualityRules)
@@ -195,10 +187,6 @@ def stats_dict(stats: QualityStats) -> dict[str, Any]:
     return asdict(stats)
 
 
-class Stage(beam.PTransform):
-    def __init__(self, config: Config, context: Any) -> None:
-        super().__init__()
-        self.config = config
-
-    def expand(self, docs: beam.PCollection) -> StageOutputs:
-        return run_stage(docs, STAGE, partial(make_core, self.config))
+class Stage(PerDocumentStage):
+    stage_name = STAGE
+    core_factory = staticmethod(make_core)

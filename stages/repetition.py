@@ -31,16 +31,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Annotated, Any, Callable, Literal, Sequence
+from typing import Annotated, Any, Callable, Sequence
 
-import apache_beam as beam
 import numpy as np
 from pydantic import Field
 
 from stages import text as tx
-from stages.base import StageOutputs, run_stage
+from stages.base import PerDocumentStage
 from stages.record import Doc, Drop
-from stages.settings import Section, StageSection
+from stages.settings import Section
 
 STAGE = "repetition"
 
@@ -66,14 +65,9 @@ class RepetitionRules(Section):
     count_first_occurrence: bool = False
 
 
-class Config(StageSection, RepetitionRules):
-    # The top-level (paper) thresholds apply to these languages and to docs without a language.
-    default_languages: list[str] = Field(default_factory=lambda: ["en"])
-    # Documents in other languages: "skip" (pass untouched) or "apply_default".
-    other_languages: Literal["skip", "apply_default"] = "skip"
+class Config(tx.PerLanguageRuleSets, RepetitionRules):
     # Per-language rule sets, e.g. {zh: {max_top_ngram_char_frac: {2: 0.3}}}.
     languages: dict[str, RepetitionRules] = Field(default_factory=dict)
-    segmentation: tx.Segmentation = Field(default_factory=tx.Segmentation)
 
 
 @dataclass(slots=True)
@@ -179,14 +173,20 @@ def _groups(grams: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | No
     return order, np.cumsum(is_new) - 1, first
 
 
+def _ngram_groups(index: WordIndex, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`_groups` of the document's word n-grams; None when there are no n-grams, no word
+    characters, or no repeats (every n-gram rule is then 0)."""
+    if n < 1 or len(index) < n or not index.total:
+        return None
+    return _groups(index.gram_hash(n))
+
+
 def top_ngram_fraction(index: WordIndex, n: int) -> float:
     """Word chars covered by the most frequent n-gram's occurrences / all word chars.
 
     Ties between equally frequent n-grams: the one with most characters, then the earliest.
     """
-    if n < 1 or len(index) < n or not index.total:
-        return 0.0
-    groups = _groups(index.gram_hash(n))
+    groups = _ngram_groups(index, n)
     if groups is None:
         return 0.0
     order, group, first = groups
@@ -201,9 +201,7 @@ def top_ngram_fraction(index: WordIndex, n: int) -> float:
 
 def dup_ngram_fraction(index: WordIndex, n: int, count_first: bool = False) -> float:
     """Word chars covered by repeated n-gram occurrences / all word chars."""
-    if n < 1 or len(index) < n or not index.total:
-        return 0.0
-    groups = _groups(index.gram_hash(n))
+    groups = _ngram_groups(index, n)
     if groups is None:
         return 0.0
     order, group, first = groups
@@ -259,8 +257,7 @@ def failures(stats: RepetitionStats, rules: RepetitionRules) -> list[Drop]:
 def evaluate(text: str, lang: str | None,
              config: Config) -> tuple[RepetitionStats, list[Drop]] | None:
     """Statistics and failed rules; None when the document's language is skipped."""
-    rules = tx.rule_set_for(lang, config.default_languages, config.other_languages,
-                            config.languages, config)
+    rules = config.rules_for(lang)
     if rules is None:
         return None
     assert isinstance(rules, RepetitionRules)
@@ -292,10 +289,6 @@ def stats_dict(stats: RepetitionStats) -> dict[str, Any]:
     return out
 
 
-class Stage(beam.PTransform):
-    def __init__(self, config: Config, context: Any) -> None:
-        super().__init__()
-        self.config = config
-
-    def expand(self, docs: beam.PCollection) -> StageOutputs:
-        return run_stage(docs, STAGE, partial(make_core, self.config))
+class Stage(PerDocumentStage):
+    stage_name = STAGE
+    core_factory = staticmethod(make_core)

@@ -17,15 +17,13 @@ import html as htmllib
 import re
 import threading
 from collections import Counter
-from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import apache_beam as beam
 from pydantic import Field
 
 from stages import blocklists as bl
-from stages.base import StageOutputs, run_stage
+from stages.base import PerDocumentStage
 from stages.record import Doc, Drop
 from stages.settings import Section, StageSection
 
@@ -248,16 +246,11 @@ def get_rules(config: Config) -> SafetyRules:
         return rules
 
 
-def make_core(config: Config):
-    if not config.enabled:
-        return lambda doc: doc
+def make_core(config: Config) -> SafetyRules:
+    """Runs in DoFn.setup: lists load once per process (cached by config), then shared."""
     return get_rules(config)
 
 
-class Stage(beam.PTransform):
-    def __init__(self, config: Config, context: Any) -> None:
-        super().__init__()
-        self.config = config
-
-    def expand(self, docs: beam.PCollection) -> StageOutputs:
-        return run_stage(docs, STAGE, partial(make_core, self.config))
+class Stage(PerDocumentStage):
+    stage_name = STAGE
+    core_factory = staticmethod(make_core)

@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Literal, Sequence
 
 from pydantic import Field
 
-from stages.settings import Section
+from stages.settings import Section, StageSection
 
 # --------------------------------------------------------------------------- punctuation ---
 
@@ -216,3 +216,23 @@ def rule_set_for(lang: str | None, default_languages: Sequence[str], other_langu
     if lang is None or lang in default_languages or other_languages == "apply_default":
         return default
     return None
+
+
+class PerLanguageRuleSets(StageSection):
+    """Config shared by stages whose rules come in per-language sets (quality, repetition).
+
+    A subclass declares ``languages: dict[str, <its rule section>]``; its own top-level fields
+    are the default (the paper's English) rule set.
+    """
+
+    # The top-level (paper) thresholds apply to these languages and to documents without a
+    # language (language stage off).
+    default_languages: list[str] = Field(default_factory=lambda: ["en"])
+    # Documents in other languages: "skip" (pass untouched) or "apply_default" (English rules).
+    other_languages: Literal["skip", "apply_default"] = "skip"
+    segmentation: Segmentation = Field(default_factory=Segmentation)
+
+    def rules_for(self, lang: str | None) -> object | None:
+        """The rule set for a document's language, or None when it passes through."""
+        return rule_set_for(lang, self.default_languages, self.other_languages,
+                            self.languages, self)  # type: ignore[attr-defined]
