@@ -14,6 +14,9 @@ from pipeline import io as pio
 from pipeline import stats
 from pipeline.registry import RunContext, available_stages
 
+# Run-wide statistics, one JSON file each under _stats/; every other file there is a stage report
+# ("<stage>.<name>").
+COUNTED_STATS = ("input", "kept", "rejected", "rejected_by_lang", "dead_letter")
 STAGING_LAYOUT = {"kept": "kept", "rejected": "rejected", "dead_letter": "dead_letter",
                   "tokens": "tokens", "stats": "_stats"}
 
@@ -60,10 +63,9 @@ def build_graph(pipeline: beam.Pipeline, config: Any, files: list[str], staging:
         staging.dir("kept"), pio.KEPT_SCHEMA, pio.kept_row, lambda row: len(row["text"] or ""),
         out_cfg.target_shard_bytes, out_cfg.compression,
         sort_columns=("id", "source", "url", "date", "text"))
-    tokenize = getattr(config, "tokenize", None)
-    if "tokenize" in ran and tokenize.write_token_ids:
+    if "tokenize" in ran and config.tokenize.write_token_ids:
         docs | "write token ids" >> pio.WriteTokenShards(staging.dir("tokens"),
-                                                         tokenize.tokens_per_shard)
+                                                         config.tokenize.tokens_per_shard)
     all_rejected | "write rejected" >> pio.WriteParquetShards(
         staging.dir("rejected"), pio.REJECTED_SCHEMA, pio.rejected_row,
         lambda row: len(row["text"] or "") + 200, out_cfg.target_shard_bytes, out_cfg.compression,
@@ -81,6 +83,7 @@ def build_graph(pipeline: beam.Pipeline, config: Any, files: list[str], staging:
             stats.RejectByLangStats()),
         "dead_letter": all_dead | "count dead letters" >> beam.CombineGlobally(stats.DeadLetterStats()),
     }
+    assert tuple(counted) == COUNTED_STATS
     for name, pcoll in {**counted, **reports}.items():
         pcoll | f"save {name}" >> pio.WriteSingleJson(staging.stats_file(name))
     return ran

@@ -189,6 +189,29 @@ class _WriteShard(beam.DoFn):
         yield {"path": path, "rows": len(rows)}
 
 
+class GroupIntoShards(beam.PTransform):
+    """Items -> ``((shard, shards), items)``: shards = ceil(total size / target), the total a
+    side input; shard = xxh64(id) % shards. The same input always lands in the same shards."""
+
+    def __init__(self, id_of: Callable[[Any], str | None], size_of: Callable[[Any], int],
+                 target: int) -> None:
+        super().__init__()
+        self.id_of, self.size_of, self.target = id_of, size_of, target
+
+    def expand(self, items: beam.PCollection) -> beam.PCollection:
+        total = (items | "size" >> beam.Map(self.size_of)
+                 | "total size" >> beam.CombineGlobally(sum))
+        id_of, target = self.id_of, self.target
+
+        def keyed(item: Any, total_size: int) -> tuple[tuple[int, int], Any]:
+            shards = max(1, math.ceil(total_size / target))
+            return (shard_of(id_of(item) or "", shards), shards), item
+
+        return (items
+                | "assign shard" >> beam.Map(keyed, total_size=beam.pvalue.AsSingleton(total))
+                | "group shard" >> beam.GroupByKey())
+
+
 class WriteParquetShards(beam.PTransform):
     """Rows -> ``<directory>/part-NNNNN-of-MMMMM.parquet``, deterministic, sorted by id."""
 
@@ -200,18 +223,9 @@ class WriteParquetShards(beam.PTransform):
         self.target, self.compression, self.sort_columns = target_shard_bytes, compression, sort_columns
 
     def expand(self, records: beam.PCollection) -> beam.PCollection:
-        rows = records | "to row" >> beam.Map(self.to_row)
-        total = (rows | "size" >> beam.Map(self.size_of)
-                 | "total size" >> beam.CombineGlobally(sum))
-        target = self.target
-
-        def keyed(row: dict, total_bytes: int) -> tuple[tuple[int, int], dict]:
-            shards = max(1, math.ceil(total_bytes / target))
-            return (shard_of(row["id"] or "", shards), shards), row
-
-        return (rows
-                | "assign shard" >> beam.Map(keyed, total_bytes=beam.pvalue.AsSingleton(total))
-                | "group shard" >> beam.GroupByKey()
+        return (records
+                | "to row" >> beam.Map(self.to_row)
+                | "shard" >> GroupIntoShards(lambda row: row["id"], self.size_of, self.target)
                 | "write shard" >> beam.ParDo(_WriteShard(self.directory, self.schema,
                                                           self.sort_columns, self.compression)))
 
@@ -249,23 +263,23 @@ class WriteTokenShards(beam.PTransform):
         pairs = (docs
                  | "with ids" >> beam.Filter(lambda doc: doc.token_ids is not None)
                  | "id and ids" >> beam.Map(lambda doc: (doc.id, doc.token_ids)))
-        total = (pairs | "tokens" >> beam.Map(lambda pair: len(pair[1]))
-                 | "total tokens" >> beam.CombineGlobally(sum))
-        target = self.target
-
-        def keyed(pair: tuple[str, Any], total_tokens: int) -> tuple[tuple[int, int], tuple]:
-            shards = max(1, math.ceil(total_tokens / target))
-            return (shard_of(pair[0] or "", shards), shards), pair
-
         return (pairs
-                | "assign shard" >> beam.Map(keyed, total_tokens=beam.pvalue.AsSingleton(total))
-                | "group shard" >> beam.GroupByKey()
+                | "shard" >> GroupIntoShards(lambda pair: pair[0], lambda pair: len(pair[1]),
+                                             self.target)
                 | "write shard" >> beam.ParDo(_WriteTokenShard(self.directory)))
 
 
 def write_json(path: str, value: Any) -> None:
     with FileSystems.create(path) as handle:
         handle.write(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).encode())
+
+
+def read_json(path: str) -> Any:
+    """The JSON value at ``path``, or None when there is no such file."""
+    if not FileSystems.exists(path):
+        return None
+    with FileSystems.open(path) as handle:
+        return json.loads(handle.read().decode("utf-8"))
 
 
 class WriteSingleJson(beam.PTransform):

@@ -1,7 +1,6 @@
 """The `run` verb: validate, build, run on the chosen runner, commit outputs, write summary."""
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -9,9 +8,10 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline import io as pio
 from pipeline import outputs
 from pipeline.config import ConfigError, enabled_stages
-from pipeline.graph import Staging, build_graph
+from pipeline.graph import COUNTED_STATS, Staging, build_graph
 from pipeline.memory import limit_malloc_arenas
 from pipeline.options import beam_options, runner_name
 from pipeline.summary import build_summary, metric_totals
@@ -32,13 +32,6 @@ def resolve_inputs(patterns: list[str]) -> list[str]:
             raise ConfigError(f"--input {pattern}: matches no file")
         files.extend(found)
     return sorted(set(files))
-
-
-def _read_json(path: str) -> Any:
-    if not FileSystems.exists(path):
-        return None
-    with FileSystems.open(path) as handle:
-        return json.loads(handle.read().decode("utf-8"))
 
 
 def run_pipeline(config: Any, beam_args: list[str]) -> dict[str, Any]:
@@ -62,14 +55,14 @@ def run_pipeline(config: Any, beam_args: list[str]) -> dict[str, Any]:
     result.wait_until_finish()
     wall = time.perf_counter() - started
 
-    counted = {name: _read_json(staging.stats_file(name))
-               for name in ("input", "kept", "rejected", "rejected_by_lang", "dead_letter")}
+    counted = {name: pio.read_json(staging.stats_file(name))
+               for name in COUNTED_STATS}
     reports: dict[str, Any] = {}
     for path in outputs._list(staging.stats_file("*")):
         name = path.rsplit("/", 1)[-1][: -len(".json")]
         if name not in counted:
             stage, _, report = name.partition(".")
-            reports.setdefault(stage, {})[report] = _read_json(path)
+            reports.setdefault(stage, {})[report] = pio.read_json(path)
     summary = build_summary(stage_names, counted, metric_totals(result), reports,
                             config.model_dump(mode="json"), wall, runner_name(options))
     if not summary["conservation"]["holds"]:
@@ -78,8 +71,7 @@ def run_pipeline(config: Any, beam_args: list[str]) -> dict[str, Any]:
     summary["files"] = {kind: sorted(p.rsplit("/", 1)[-1] for p in paths)
                         for kind, paths in final.items()}
     _after_commit(config, output, summary)
-    with FileSystems.create(FileSystems.join(output, "summary.json")) as handle:
-        handle.write(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False).encode())
+    pio.write_json(FileSystems.join(output, "summary.json"), summary)
     outputs.cleanup(staging_root)
     return summary
 

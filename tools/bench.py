@@ -69,14 +69,20 @@ def runner_args(workers: int) -> list[str]:
     return ["--direct_num_workers", str(workers), "--direct_running_mode", "multi_processing"]
 
 
-def tree_rss(proc: psutil.Process) -> int:
-    total = 0
+def tree_rss(proc: psutil.Process) -> tuple[int, int, int]:
+    """(whole tree, the runner process, the largest child) RSS in bytes: where memory sits."""
+    total = own = largest_child = 0
     for member in [proc, *proc.children(recursive=True)]:
         try:
-            total += member.memory_info().rss
+            rss = member.memory_info().rss
         except psutil.Error:
-            pass
-    return total
+            continue
+        total += rss
+        if member.pid == proc.pid:
+            own = rss
+        else:
+            largest_child = max(largest_child, rss)
+    return total, own, largest_child
 
 
 def run_pipeline(inputs: list[str], output: Path, overrides: list[str], workers: int,
@@ -89,16 +95,18 @@ def run_pipeline(inputs: list[str], output: Path, overrides: list[str], workers:
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ps = psutil.Process(proc.pid)
-    peak = 0
+    peak = peak_runner = peak_child = 0
     while proc.poll() is None:
-        peak = max(peak, tree_rss(ps))
+        total, own, child = tree_rss(ps)
+        peak, peak_runner, peak_child = max(peak, total), max(peak_runner, own), max(peak_child, child)
         time.sleep(0.1)
     wall = time.perf_counter() - started
     stdout, stderr = proc.communicate()
     if proc.returncode not in (0, 3):
         raise SystemExit(f"pipeline failed ({proc.returncode}):\n{stderr[-4000:]}")
     summary = json.loads((output / "summary.json").read_text())
-    return {"wall_seconds": wall, "peak_rss_bytes": peak, "summary": summary, "stdout": stdout}
+    return {"wall_seconds": wall, "peak_rss_bytes": peak, "peak_runner_rss_bytes": peak_runner,
+            "peak_worker_rss_bytes": peak_child, "summary": summary, "stdout": stdout}
 
 
 def extracted_text_input(shard: Path, inputs: list[str], workers: int, config: str | None) -> list[str]:
@@ -129,7 +137,9 @@ def print_result(label: str, result: dict, rows: list[dict]) -> None:
     mb = result["summary"]["input"]["bytes"] / 1e6
     wall = result["wall_seconds"]
     print(f"\n== {label}: {docs} docs, {mb:.1f} MB in {wall:.1f} s wall = {docs / wall:.1f} docs/s, "
-          f"{mb / wall:.2f} MB/s; peak RSS (process tree) {result['peak_rss_bytes'] / 2**20:.0f} MiB")
+          f"{mb / wall:.2f} MB/s; peak RSS (process tree) {result['peak_rss_bytes'] / 2**20:.0f} MiB"
+          f" (runner {result['peak_runner_rss_bytes'] / 2**20:.0f} MiB, largest worker process "
+          f"{result['peak_worker_rss_bytes'] / 2**20:.0f} MiB)")
     print(f"{'stage':<14}{'docs in':>9}{'docs out':>9}{'cpu s':>9}{'docs/s':>10}{'MB/s':>9}")
     for row in rows:
         dps = f"{row['docs_per_second']:.1f}" if row["docs_per_second"] else "-"
@@ -234,7 +244,9 @@ def main() -> None:
                   "docs": result["summary"]["input"]["records"],
                   "input_bytes": result["summary"]["input"]["bytes"],
                   "wall_seconds": round(result["wall_seconds"], 3),
-                  "peak_rss_bytes": result["peak_rss_bytes"], "stages": rows,
+                  "peak_rss_bytes": result["peak_rss_bytes"],
+                  "peak_runner_rss_bytes": result["peak_runner_rss_bytes"],
+                  "peak_worker_rss_bytes": result["peak_worker_rss_bytes"], "stages": rows,
                   "kept": result["summary"]["conservation"]["kept"],
                   "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                               "platform": platform.platform()},

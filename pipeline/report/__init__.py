@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -14,7 +13,6 @@ from pipeline.report.budget import SCHEMA_VERSION, build_report
 from pipeline.report.config import ReportConfig
 
 log = logging.getLogger("pipeline.report")
-REPORT_FILES = ("report.json", "report.md", "report.html")
 
 
 def _dir_bytes(output: str, name: str) -> int | None:
@@ -60,12 +58,13 @@ def write_reports(config: Any, output: str, summary: dict[str, Any]) -> list[str
     """Build and write the report for a finished run; records the file names in the summary."""
     from apache_beam.io.filesystems import FileSystems
 
+    from pipeline import io as pio
+
     section: ReportConfig = getattr(config, "report", None) or ReportConfig()
     if not section.enabled:
         return []
     report = build_report(summary, section, disk_usage(output), output)
-    _write(FileSystems.join(output, "report.json"),
-           json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False))
+    pio.write_json(FileSystems.join(output, "report.json"), report)
     written = ["report.json", *render_all(report, output, section.html)]
     summary["report_files"] = written
     return written
@@ -75,15 +74,16 @@ def rerender(output: str) -> list[str]:
     """Re-render md/html from <output>/report.json (no pipeline run)."""
     from apache_beam.io.filesystems import FileSystems
 
+    from pipeline import io as pio
+
     path = FileSystems.join(output.rstrip("/"), "report.json")
-    if not FileSystems.exists(path):
+    report = pio.read_json(path)
+    if report is None:
         raise FileNotFoundError(f"{path}: no report.json (run the pipeline first)")
-    with FileSystems.open(path) as handle:
-        report = json.loads(handle.read().decode("utf-8"))
     version = report.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ValueError(f"{path}: schema_version {version!r}, this code renders {SCHEMA_VERSION}")
     return render_all(report, output.rstrip("/"))
 
 
-__all__ = ["write_reports", "rerender", "build_report", "ReportConfig", "REPORT_FILES"]
+__all__ = ["write_reports", "rerender", "build_report", "ReportConfig"]

@@ -16,8 +16,6 @@ from pipeline.report.config import ReportConfig
 SCHEMA_VERSION = 1
 # Languages written without spaces between words: tokens/word is undefined for them.
 UNSPACED_LANGS = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo", "yue", "wuu"})
-# Stages whose input bytes are raw records (HTML) rather than text.
-PRE_TEXT_STAGES = ("read", "safety", "extract")
 
 DEFINITIONS = {
     "chars_per_token": "Unicode code points / tokens (higher = fewer tokens per text)",
@@ -69,6 +67,8 @@ def model_budget(name: str, unique_tokens: float, train_tokens: float | None, gp
     peak = f.GPU_PEAK_FLOPS[gpu]
     day = 86400.0
     mem = f.train_memory(params)
+    flops = f.train_flops(params, needed)
+    seconds = f.train_seconds(params, needed, gpus, peak, mfu)
     return {
         "model": name,
         "params": sig(params),
@@ -87,13 +87,13 @@ def model_budget(name: str, unique_tokens: float, train_tokens: float | None, gp
         "loss_penalty_pct": sig(rep["loss_penalty_pct"], 4),
         "verdict": verdict,
         "verdict_source": source,
-        "flops_6nd": sig(f.train_flops(params, needed)),
+        "flops_6nd": sig(flops),
         "flops_8nd": sig(f.train_flops(params, needed, recompute=True)),
-        "gopher_units_6nd": sig(f.gopher_units(f.train_flops(params, needed)), 4),
-        "days": sig(f.train_seconds(params, needed, gpus, peak, mfu) / day, 4),
+        "gopher_units_6nd": sig(f.gopher_units(flops), 4),
+        "days": sig(seconds / day, 4),
         "days_range": [sig(f.train_seconds(params, needed, gpus, peak, mfu_range[1]) / day, 4),
                        sig(f.train_seconds(params, needed, gpus, peak, mfu_range[0]) / day, 4)],
-        "gpu_hours": sig(f.train_seconds(params, needed, gpus, peak, mfu) * gpus / 3600, 4),
+        "gpu_hours": sig(seconds * gpus / 3600, 4),
         "memory_gb": {"16": sig(mem.bytes_16 / 1e9, 4), "18": sig(mem.bytes_18 / 1e9, 4),
                       "20": sig(mem.bytes_20 / 1e9, 4)},
         "min_gpus_for_states": math.ceil(mem.bytes_16 / f.GPU_MEMORY_BYTES[gpu]),

@@ -1,6 +1,7 @@
 """The `plan` and `report` verbs (picked up by pipeline.cli through ``VERBS``).
 
-``plan`` imports only the pure formulas (no Beam) so it answers in well under a second.
+``plan`` imports only the pure formulas and the report config (no Beam) so it answers in well
+under a second; its defaults are the report section's.
 """
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import argparse
 import re
 import sys
 
+from pipeline.report.config import ReportConfig
 from pipeline.report.formulas import GPU_PEAK_FLOPS, parse_size
+
+_DEFAULTS = ReportConfig()
 
 PLAN_EPILOG = """\
 examples:
@@ -69,14 +73,15 @@ def _plan_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unique-tokens", type=_size, metavar="U",
                         help="unique tokens among them (default: --tokens); epochs = needed / U")
     parser.add_argument("--model", action="append", type=_model, metavar="SIZE",
-                        help="target model size, repeatable (default: 125M 1B 7B 70B)")
+                        help=f"target model size, repeatable (default: {' '.join(_DEFAULTS.models)})")
     parser.add_argument("--train-tokens", type=_size, metavar="D",
                         help="training tokens per model (default: Chinchilla compute-optimal)")
-    parser.add_argument("--gpus", type=_gpus, default=64, help="number of GPUs (default 64)")
-    parser.add_argument("--gpu", type=_gpu, default="h100",
-                        help=f"GPU type: {', '.join(sorted(GPU_PEAK_FLOPS))} (default h100)")
-    parser.add_argument("--mfu", type=_mfu, default=0.4,
-                        help="model FLOP utilisation for the headline time (default 0.4)")
+    parser.add_argument("--gpus", type=_gpus, default=_DEFAULTS.gpus,
+                        help=f"number of GPUs (default {_DEFAULTS.gpus})")
+    parser.add_argument("--gpu", type=_gpu, default=_DEFAULTS.gpu,
+                        help=f"GPU type: {', '.join(sorted(GPU_PEAK_FLOPS))} (default {_DEFAULTS.gpu})")
+    parser.add_argument("--mfu", type=_mfu, default=_DEFAULTS.mfu,
+                        help=f"model FLOP utilisation for the headline time (default {_DEFAULTS.mfu})")
     parser.add_argument("--json", action="store_true", help="print the section as JSON")
 
 
@@ -91,8 +96,8 @@ def cmd_plan(args: argparse.Namespace, _beam_args: list[str]) -> int:
         print(f"error: --unique-tokens ({unique:g}) exceeds --tokens ({args.tokens:g})",
               file=sys.stderr)
         return 2
-    models = args.model or ["125M", "1B", "7B", "70B"]
-    section = budget_section(unique, models, args.gpu, args.gpus, args.mfu, (0.3, 0.55),
+    models = args.model or list(_DEFAULTS.models)
+    section = budget_section(unique, models, args.gpu, args.gpus, args.mfu, _DEFAULTS.mfu_range,
                              args.train_tokens, dataset_tokens=args.tokens, tokens_source="given")
     if args.json:
         print(json.dumps(section, indent=2, sort_keys=True))

@@ -1,8 +1,7 @@
 """Pure token-budget math: scaling laws, repetition, compute, memory (REFERENCE.md §5).
 
 Every function here is plain arithmetic over floats so tests pin it to the published numbers
-(Chinchilla Table 3, Muennighoff's D'/U, Narayanan et al.'s worked training times). Each rule
-carries its source in ``SOURCES`` so the report can print where a number comes from.
+(Chinchilla Table 3, Muennighoff's D'/U, Narayanan et al.'s worked training times).
 """
 from __future__ import annotations
 
@@ -66,8 +65,6 @@ CHINCHILLA_TABLE3 = (  # params, FLOPs, tokens (Hoffmann et al. 2022, Table 3, A
 # satisfies C = 6ND to 0.3 %; so it is checked in the C -> N direction instead.
 CHINCHILLA_A = 0.4980916
 CHINCHILLA_G = 0.09934867
-# Parametric fit (Approach 3): L(N, D) = E + A/N^alpha + B/D^beta
-CHINCHILLA_LOSS = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 
 
 def fit_table3() -> tuple[float, float]:
@@ -95,11 +92,6 @@ def chinchilla_tokens(params: float) -> float:
     return chinchilla_compute(params) / (6.0 * params)
 
 
-def chinchilla_loss(params: float, tokens: float) -> float:
-    c = CHINCHILLA_LOSS
-    return c["E"] + c["A"] / params ** c["alpha"] + c["B"] / tokens ** c["beta"]
-
-
 TOKENS_PER_PARAM_RULE = 20.0  # the common reading of Table 3 (70B params x 20 = 1.4T tokens)
 
 
@@ -111,7 +103,6 @@ def kaplan_min_tokens(params: float) -> float:
 
 # ---------------------------------------------------------------- Muennighoff et al. 2023
 R_STAR_D = 15.387756  # repeated-data decay constant (huggingface/datablations fit)
-R_STAR_N = 5.309743
 MUENNIGHOFF_LOSS = {"A": math.exp(6.255414), "B": math.exp(7.3049974), "E": math.exp(0.6254804),
                     "alpha": 0.3526596, "beta": 0.3526596}
 
@@ -171,7 +162,6 @@ GPU_PEAK_FLOPS = {  # dense bf16 (V100: fp16) peak FLOP/s, REFERENCE.md §5
 GPU_MEMORY_BYTES = {  # vendor spec, largest common variant
     "a100": 80e9, "h100": 80e9, "h200": 141e9, "a10": 24e9, "a10g": 24e9, "v100": 32e9,
 }
-MEMORY_BYTES_PER_PARAM = {"mixed_precision_adam": 16, "fp32_grads_low": 18, "fp32_grads_high": 20}
 
 
 def train_flops(params: float, tokens: float, recompute: bool = False) -> float:

@@ -11,8 +11,7 @@ import math
 from typing import Any
 
 from pipeline.report.formulas import format_count
-from pipeline.report.render_md import (budget_md, compression_md, decontam_md, dedup_md, funnel_md,
-                                       languages_md, storage_md, tokens_md)
+from pipeline.report.render_md import report_sections
 
 W, H = 640, 300
 PAD_L, PAD_R, PAD_T, PAD_B = 64, 16, 20, 44
@@ -292,14 +291,7 @@ def render_html(report: dict) -> str:
         missing.append("dedup S-curve: dedup not run")
     if report["budget"].get("status") != "ok":
         missing.append("epochs chart: no token counts")
-    budget_lines = budget_md(report["budget"])
-    if report["budget"].get("status") != "ok":
-        budget_lines += ["## 6. Compute", "", "_not run_: needs token counts (see section 5).", ""]
-    sections = [funnel_md(report["funnel"]), tokens_md(report["tokens"]),
-                storage_md(report["storage"]), compression_md(report["compression"]),
-                budget_lines, dedup_md(report["dedup"]), decontam_md(report["decontamination"])]
-    if "languages" in report:
-        sections.append(languages_md(report["languages"]))
+    sections = report_sections(report)
     stages = " &rarr; ".join(esc(s) for s in report.get("stages_run", []))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

@@ -135,7 +135,8 @@ def budget_md(section: dict, title: str = "## 5. Epochs for target models",
               compute_title: str = "## 6. Compute") -> list[str]:
     out = [title, ""]
     if section.get("status") != "ok":
-        return out + _not_run(section)
+        return out + _not_run(section) + [compute_title, "",
+                                          "_not run_: needs token counts (see section 5).", ""]
     src = section["tokens_source"]
     out += [f"Unique tokens: **{format_count(section['unique_tokens'])}** ({src}); needed tokens "
             f"per model: {'Chinchilla compute-optimal' if section['models'][0]['needed_source'] == 'chinchilla' else 'from config'}.",
@@ -243,6 +244,17 @@ def languages_md(section: dict) -> list[str]:
     return out
 
 
+def report_sections(report: dict) -> list[list[str]]:
+    """The report's numbered sections as Markdown lines; both renderers lay out these."""
+    sections = [funnel_md(report["funnel"]), tokens_md(report["tokens"]),
+                storage_md(report["storage"]), compression_md(report["compression"]),
+                budget_md(report["budget"]), dedup_md(report["dedup"]),
+                decontam_md(report["decontamination"])]
+    if "languages" in report:
+        sections.append(languages_md(report["languages"]))
+    return sections
+
+
 def render_markdown(report: dict) -> str:
     cons = report.get("conservation") or {}
     lines = ["# Token-budget report", "",
@@ -252,12 +264,6 @@ def render_markdown(report: dict) -> str:
         lines += [f"Input records {_n(cons.get('input'))} = kept {_n(cons.get('kept'))} + rejected "
                   f"{_n(cons.get('rejected'))} + dead-lettered {_n(cons.get('dead_letter'))}: "
                   f"{'conservation holds' if cons.get('holds') else 'MISMATCH'}.", ""]
-    lines += funnel_md(report["funnel"]) + tokens_md(report["tokens"])
-    lines += storage_md(report["storage"]) + compression_md(report["compression"])
-    lines += budget_md(report["budget"])
-    if report["budget"].get("status") != "ok":
-        lines += ["## 6. Compute", "", "_not run_: needs token counts (see section 5).", ""]
-    lines += dedup_md(report["dedup"]) + decontam_md(report["decontamination"])
-    if "languages" in report:
-        lines += languages_md(report["languages"])
+    for section in report_sections(report):
+        lines += section
     return "\n".join(lines).rstrip() + "\n"
