@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from typing import Callable, Iterable, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -76,7 +76,7 @@ class _StageShell(beam.DoFn):
     def setup(self) -> None:
         self.core = self.factory()
 
-    def _route(self, doc: Doc, result: "Doc | Drop", size_in: int) -> Iterable:
+    def _route(self, doc: Doc, result: "Doc | Drop") -> Iterable:
         if isinstance(result, Drop):
             self.counters.inc("rejected")
             self.counters.inc(result.reason)
@@ -110,7 +110,7 @@ class StageDoFn(_StageShell):
         if isinstance(result, Exception):
             yield self._dead(doc, result)
         else:
-            yield from self._route(doc, result, size_in)
+            yield from self._route(doc, result)
 
 
 class BatchStageDoFn(_StageShell):
@@ -118,10 +118,9 @@ class BatchStageDoFn(_StageShell):
 
     def process(self, batch: list[Doc]) -> Iterable:
         start = time.perf_counter()
-        sizes = [doc.size() for doc in batch]
         PROGRESS.tick(self.stage, len(batch))
         self.counters.inc("docs_in", len(batch))
-        self.counters.inc("bytes_in", sum(sizes))
+        self.counters.inc("bytes_in", sum(doc.size() for doc in batch))
         try:
             results = list(self.core(batch))  # type: ignore[operator]
         except Exception:  # noqa: BLE001 - isolate the bad document
@@ -132,11 +131,11 @@ class BatchStageDoFn(_StageShell):
                 except Exception as error:  # noqa: BLE001
                     results.append(error)
         self.counters.inc("micros", int((time.perf_counter() - start) * 1e6))
-        for doc, result, size in zip(batch, results, sizes):
+        for doc, result in zip(batch, results):
             if isinstance(result, BaseException):
                 yield self._dead(doc, result)
             else:
-                yield from self._route(doc, result, size)
+                yield from self._route(doc, result)
 
 
 def run_stage(docs: beam.PCollection, stage: str, factory: CoreFactory,
@@ -171,3 +170,28 @@ class PerDocumentStage(beam.PTransform):
 
     def expand(self, docs: beam.PCollection) -> StageOutputs:
         return run_stage(docs, self.stage_name, partial(type(self).core_factory, self.config))
+
+
+class TaggedGroup(beam.PTransform):
+    """{tag: PCollection of (key, value)} -> (key, re-iterable of (tag, value)).
+
+    Beam's CoGroupByKey copies each key's values into lists; a hot key (a text copied a
+    million times, a common phrase in a million documents) would then sit in one worker's
+    memory. A plain GroupByKey result streams
+    and can be iterated again, which is all the two-pass consumers here need.
+    """
+
+    def expand(self, pcolls: dict[str, beam.PCollection]) -> beam.PCollection:
+        tagged = [pcoll | f"tag {tag}" >> beam.MapTuple(lambda k, v, t=tag: (k, (t, v)))
+                  for tag, pcoll in pcolls.items()]
+        return tagged | "flatten" >> beam.Flatten() | "group" >> beam.GroupByKey()
+
+
+class Tagged:
+    """The values of one tag in a grouped iterable, re-iterable like the group itself."""
+
+    def __init__(self, group: Iterable[tuple[str, Any]], tag: str) -> None:
+        self.group, self.tag = group, tag
+
+    def __iter__(self) -> Iterator[Any]:
+        return (value for tag, value in self.group if tag == self.tag)

@@ -25,9 +25,8 @@ from typing import Any, Iterable, Iterator, Literal, Union
 
 from pydantic import Field, field_validator
 
-from stages.settings import Section
+from stages.settings import Section, resolve_path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WHOLE = ("line", "paragraphs", "document")
 Format = Literal["auto", "jsonl", "json", "text"]
 FieldSpec = Union[str, tuple[str, ...]]
@@ -47,8 +46,8 @@ class BenchmarkSource(Section):
     @classmethod
     def _check_path(cls, value: str) -> str:
         """A missing file is a config error before any work, not a crash at graph build."""
-        if "://" not in value and not resolve(value).is_file():
-            raise ValueError(f"benchmark file not found: {resolve(value)}")
+        if "://" not in value and not resolve_path(value).is_file():
+            raise ValueError(f"benchmark file not found: {resolve_path(value)}")
         return value
 
     @field_validator("fields")
@@ -64,16 +63,10 @@ class BenchmarkSource(Section):
         return value
 
     def resolved_path(self) -> Path:
-        return resolve(self.path)
+        return resolve_path(self.path)
 
     def resolved_format(self) -> str:
         return detect_format(self.path) if self.format == "auto" else self.format
-
-
-def resolve(path: str) -> Path:
-    """Absolute paths as given; relative ones under the project root (not the CWD)."""
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else PROJECT_ROOT / p
 
 
 def detect_format(path: str) -> str:

@@ -30,18 +30,13 @@ from urllib.parse import urlsplit
 import numpy as np
 import xxhash
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from stages.settings import resolve_path
+
 # Bump when normalisation or hashing changes so stale .npy caches are not reused.
 CACHE_FORMAT = 1
 # Lists smaller than this build in milliseconds and are not cached (no files beside small
 # bundled lists in the checkout).
 CACHE_MIN_BYTES = 1 << 20
-
-
-def resolve_path(path: str | os.PathLike[str]) -> Path:
-    """Absolute paths stay; relative ones are taken from the project root, never the CWD."""
-    candidate = Path(os.path.expanduser(str(path)))
-    return candidate if candidate.is_absolute() else PROJECT_ROOT / candidate
 
 
 # --------------------------------------------------------------------------- normalisation
@@ -114,10 +109,19 @@ def host_candidates(host: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(len(labels)) if labels[i]]
 
 
+def split_normalized(url: str) -> tuple[str, str]:
+    """(normalised host, path+query as written): parse a URL once for both kinds of match."""
+    netloc, path = _split_url(url)
+    return normalize_host(netloc), path
+
+
 def url_candidates(url: str) -> list[str]:
     """The normalised URL and each path prefix at a ``/`` boundary (squidGuard url semantics)."""
-    netloc, path = _split_url(url)
-    host = normalize_host(netloc)
+    return path_candidates(*split_normalized(url))
+
+
+def path_candidates(host: str, path: str) -> list[str]:
+    """:func:`url_candidates` of an already split and normalised URL."""
     if not host:
         return []
     full = (host + path.lower()).rstrip("/")

@@ -9,7 +9,8 @@ Pure core: ``find`` (document -> matching windows with character spans) and ``ap
   construction) and emits each distinct hit hash once per document; ``CombinePerKey`` counts
   documents per *hit* n-gram, so memory is bounded by hit n-grams. Pass 2 gets the n-grams over
   ``max_matches`` as a side input and cuts or drops each document (which carries its own hits).
-- *join*: document window hashes are ``CoGroupByKey``'d with the benchmark n-grams; documents
+- *join*: document window hashes are grouped with the benchmark n-grams (``TaggedGroup``: a
+  streamed GroupByKey, so a common phrase's documents are not copied into one list); documents
   per n-gram are counted at the join key; hits go back to their documents by a second join.
 
 Both feed the same apply step and give the same output. See docs/decontaminate.md.
@@ -29,7 +30,8 @@ from apache_beam.pvalue import TaggedOutput
 from pydantic import Field, model_validator
 
 from stages import ngrams
-from stages.base import DEAD_LETTER, KEPT, REJECTED, StageCounters, StageOutputs, make_rejected
+from stages.base import (DEAD_LETTER, KEPT, REJECTED, StageCounters, StageOutputs, Tagged,
+                         TaggedGroup, make_rejected)
 from stages.benchmarks import BenchmarkSource, load_items
 from stages.progress import PROGRESS
 from stages.record import DeadLetter, Doc, Drop
@@ -187,7 +189,8 @@ def apply_hits(text: str, matches: list[Match], config: Config) -> Outcome:
 
 def decontaminate_text(text: str, index: ngrams.NgramIndex, config: Config,
                        ignored: frozenset[int] = frozenset()) -> Outcome:
-    """The whole rule for one text without Beam (used by tests and tools/decontam_eval.py)."""
+    """The whole rule for one text without Beam (the tests' entry point; the stage itself keeps
+    the matches for its report and calls find/apply_hits in two passes)."""
     matches = [m for m in find(text, index) if m.hash not in ignored]
     return apply_hits(text, matches, config)
 
@@ -288,17 +291,17 @@ class _WindowsFn(beam.DoFn):
         yield key, doc
 
 
-def join_hits(item: tuple[int, dict[str, Iterable]], max_matches: int) -> Iterator:
+def join_hits(item: tuple[int, Iterable[tuple[str, Any]]], max_matches: int) -> Iterator:
     """Join path: at one n-gram hash, its benchmark items and the documents containing it.
 
     Buffers at most max_matches + 1 documents; a hash in more documents is a common phrase.
     """
-    value, groups = item
-    refs = tuple(sorted(set(groups["bench"])))
+    value, group = item
+    refs = tuple(sorted(set(Tagged(group, "bench"))))
     if not refs:
         return
     buffered, count = [], 0
-    for entry in groups["doc"]:
+    for entry in Tagged(group, "doc"):
         count += 1
         if count <= max_matches:
             buffered.append(entry)
@@ -312,11 +315,11 @@ def join_hits(item: tuple[int, dict[str, Iterable]], max_matches: int) -> Iterat
         yield key, (value, length, positions, refs)
 
 
-def matches_from_join(item: tuple[str, dict[str, Iterable]]) -> Iterator[tuple[Doc, list[Match]]]:
+def matches_from_join(item: tuple[str, Iterable[tuple[str, Any]]]) -> Iterator[tuple[Doc, list[Match]]]:
     """Join path: a document and the hits joined to it -> (doc, matches) as pass 1 gives."""
-    _, groups = item
-    hits = sorted(groups["hits"])
-    for doc in groups["doc"]:
+    _, group = item
+    hits = sorted(Tagged(group, "hits"))
+    for doc in Tagged(group, "doc"):
         matches = []
         if hits:
             words = ngrams.normalize(doc.text or "")
@@ -511,7 +514,7 @@ class Stage(beam.PTransform):
         return scanned.docs, ignored, hit_ngrams, scanned[DEAD_LETTER]
 
     def _join(self, docs: beam.PCollection) -> tuple:
-        """Shuffle join: document window hashes CoGroupByKey'd with benchmark n-grams."""
+        """Shuffle join: document window hashes grouped with benchmark n-grams (TaggedGroup)."""
         config, seed = self.config, self.seed
         bench_grams = (docs.pipeline
                        | "benchmark sources" >> beam.Create(list(range(len(config.benchmarks))))
@@ -521,12 +524,12 @@ class Stage(beam.PTransform):
             _WindowsFn(config.ngram, self.lengths, self.short_prefixes, seed)).with_outputs(
             HITS, DEAD_LETTER, main="docs")
         joined = ({"bench": bench_grams, "doc": windows[HITS]}
-                  | "join ngrams" >> beam.CoGroupByKey()
+                  | "join ngrams" >> TaggedGroup()
                   | "hits" >> beam.FlatMap(join_hits, config.max_matches).with_outputs(
                       HITS, IGNORED, main="doc_hits"))
         hit_ngrams = joined[HITS] | "count hit ngrams" >> beam.combiners.Count.Globally()
         with_matches = ({"doc": windows.docs, "hits": joined.doc_hits}
-                        | "hits to docs" >> beam.CoGroupByKey()
+                        | "hits to docs" >> TaggedGroup()
                         | "matches" >> beam.FlatMap(matches_from_join))
         return with_matches, joined[IGNORED], hit_ngrams, windows[DEAD_LETTER]
 

@@ -35,7 +35,8 @@ from apache_beam.pvalue import TaggedOutput
 from pydantic import Field, model_validator
 
 from stages import minhash
-from stages.base import DEAD_LETTER, KEPT, REJECTED, StageCounters, StageOutputs, make_rejected
+from stages.base import (DEAD_LETTER, KEPT, REJECTED, StageCounters, StageOutputs, Tagged,
+                         TaggedGroup, make_rejected)
 from stages.components import ConnectedComponents
 from stages.progress import PROGRESS
 from stages.record import DeadLetter, Doc, Drop
@@ -179,9 +180,7 @@ class Preparer:
     def prepare(self, doc: Doc) -> Prepared:
         config = self.config
         text = doc.text or ""
-        raw = text.encode("utf-8", "surrogatepass")
-        text_hash = xxhash.xxh3_64_intdigest(raw)
-        rank = doc_rank(config.survivor, doc.id, doc.source, doc.url, doc.date, len(raw), text_hash)
+        rank = rank_of(doc, config.survivor)
         char_mode = uses_char_shingles(doc.lang, self.char_langs)
         units = minhash.normalized_units(text, char_mode, config.map_digits)
         if not config.exact:  # every record is its own node; only byte-identical records merge
@@ -268,12 +267,12 @@ def decide_node(node: bytes, docs: Iterable[Doc], cluster: Cluster | None, rule:
     removed in favour of (itself if kept) and the document kept for the whole cluster.
     """
     best: tuple | None = None
-    count = 0
-    for doc in docs:
+    best_index = count = 0
+    for index, doc in enumerate(docs):
         count += 1
         rank = rank_of(doc, rule)
         if best is None or rank < best:
-            best = rank
+            best, best_index = rank, index
     if best is None:
         return
     exact_id = best[_PRIMARY[rule]]
@@ -284,10 +283,8 @@ def decide_node(node: bytes, docs: Iterable[Doc], cluster: Cluster | None, rule:
                             "near_cluster_size": cluster.size if cluster else None,
                             "kept": kept_id}
     grouped = count > 1 or cluster is not None
-    seen_best = False
-    for doc in docs:
-        if not seen_best and rank_of(doc, rule) == best:
-            seen_best = True
+    for index, doc in enumerate(docs):
+        if index == best_index:  # the first document of the best rank (pass 1's strict <)
             if near_removed:
                 survivor = kept_id
                 drop: Drop | None = Drop(NEAR, f"near copy of {survivor} (cluster of "
@@ -378,30 +375,6 @@ def _bucket_edges(item: tuple[bytes, Iterable[tuple]], clique_max: int) -> Itera
 def _edge_ends(edge: tuple[tuple, tuple]) -> Iterator:
     yield edge[0][-1], (edge, 0)
     yield edge[1][-1], (edge, 1)
-
-
-class TaggedGroup(beam.PTransform):
-    """{tag: PCollection of (key, value)} -> (key, re-iterable of (tag, value)).
-
-    Beam's CoGroupByKey copies each key's values into lists; a hot key (a text copied a
-    million times) would then sit in one worker's memory. A plain GroupByKey result streams
-    and can be iterated again, which is all the two-pass consumers here need.
-    """
-
-    def expand(self, pcolls: dict[str, beam.PCollection]) -> beam.PCollection:
-        tagged = [pcoll | f"tag {tag}" >> beam.MapTuple(lambda k, v, t=tag: (k, (t, v)))
-                  for tag, pcoll in pcolls.items()]
-        return tagged | "flatten" >> beam.Flatten() | "group" >> beam.GroupByKey()
-
-
-class Tagged:
-    """The values of one tag in a grouped iterable, re-iterable like the group itself."""
-
-    def __init__(self, group: Iterable[tuple[str, Any]], tag: str) -> None:
-        self.group, self.tag = group, tag
-
-    def __iter__(self) -> Iterator[Any]:
-        return (value for tag, value in self.group if tag == self.tag)
 
 
 def _edge_halves(item: tuple[bytes, Iterable[tuple[str, Any]]]) -> Iterator:

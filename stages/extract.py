@@ -39,10 +39,9 @@ from pydantic import Field
 
 from stages.base import PerDocumentStage
 from stages.record import Doc, Drop
-from stages.settings import StageSection
+from stages.settings import PROJECT_ROOT, StageSection
 
 STAGE = "extract"
-_PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A printable, practically unused symbol (U+2E2C SQUARED FOUR DOT PUNCTUATION): trafilatura drops
 # non-printable characters (private-use ones included), so the marker must be printable. Any
@@ -123,7 +122,6 @@ def decode_html(html: bytes, charset: str | None) -> str:
 
 
 _TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
-_LANGID: list[Any] = []
 
 
 def pick_by_language(html: bytes, candidates: int = 4) -> str | None:
@@ -148,14 +146,13 @@ def pick_by_language(html: bytes, candidates: int = 4) -> str | None:
             break
     if len(decoded) <= 1:
         return decoded[0][1] if decoded else None
-    if not _LANGID:
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from stages.language import load_classifier
 
-        _LANGID.append(LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True))
+    classify = load_classifier()
     scores = []
     for rank, (_, text) in enumerate(decoded):
         sample = " ".join(_TAGS.sub(" ", text[:200_000]).split())[:3000]
-        scores.append((_LANGID[0].classify(sample)[1] if sample else 0.0, -rank, text))
+        scores.append((classify(sample)[1] if sample else 0.0, -rank, text))
     return max(scores)[2]
 
 
@@ -427,7 +424,7 @@ class Watchdog:
 
     def _start(self) -> None:
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PROJECT, env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
         proc = subprocess.Popen(
             [sys.executable, "-c", "from stages.extract import _child_main; _child_main()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)

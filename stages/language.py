@@ -17,7 +17,7 @@ Rejected documents still carry lang/lang_score, for the audit.
 """
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
 from typing import Annotated, Callable, Literal
 
 from pydantic import Field
@@ -51,8 +51,10 @@ class Config(StageSection):
 Classifier = Callable[[str], "tuple[str, float]"]
 
 
+@cache
 def load_classifier() -> Classifier:
-    """py3langid's bundled model with normalised probabilities (once per worker)."""
+    """py3langid's bundled model with normalised probabilities, loaded once per process and
+    shared (extraction's charset guessing uses it too); classify keeps no per-call state."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)

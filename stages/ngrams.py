@@ -134,7 +134,7 @@ class NgramIndex:
         hits: list[Hit] = []
         if len(self.hashes) == 0:
             return hits
-        candidates = self._short_candidates(words)
+        candidates = short_candidates(words, self.short_prefixes)
         for length in self.lengths:
             if length in candidates:
                 starts = candidates[length]
@@ -158,15 +158,9 @@ class NgramIndex:
         hits.sort()
         return hits
 
-    def _short_candidates(self, words: Sequence[str]) -> dict[int, list[int]]:
-        return short_candidates(words, self.short_prefixes)
-
 
     def items_of(self, hit: Hit) -> np.ndarray:
         return self.items[hit.lo:hit.hi]
-
-    def benches_of(self, hit: Hit) -> list[int]:
-        return sorted(set(self.item_bench[self.items[hit.lo:hit.hi]].tolist()))
 
 
 def short_candidates(words: Sequence[str], prefixes: dict) -> dict[int, list[int]]:

@@ -183,13 +183,13 @@ class SafetyRules:
 
     def check_url(self, url: str) -> Drop | None:
         if self.domain_lists:
-            netloc, _ = bl._split_url(url)
-            hosts = bl.host_candidates(bl.normalize_host(netloc))
+            host, path = bl.split_normalized(url)
+            hosts = bl.host_candidates(host)
             for dl in self.domain_lists:
                 hit = dl.match_domain(hosts)
                 if hit:
                     return Drop("blocked_domain", f"{dl.name}: {hit}")
-            urls = bl.url_candidates(url)
+            urls = bl.path_candidates(host, path)
             for dl in self.domain_lists:
                 hit = dl.match_url(urls)
                 if hit:

@@ -5,7 +5,19 @@ the key and the allowed values, raised before any work starts.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def resolve_path(path: str | os.PathLike[str]) -> Path:
+    """Absolute paths stay; relative ones (lists, benchmarks, models named in a config) are
+    taken from the project root, never the CWD, so a config means the same from anywhere."""
+    candidate = Path(os.path.expanduser(str(path)))
+    return candidate if candidate.is_absolute() else PROJECT_ROOT / candidate
 
 
 class Section(BaseModel):

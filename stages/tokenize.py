@@ -22,7 +22,6 @@ import io
 import os
 import threading
 from collections import Counter
-from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
 
 import apache_beam as beam
@@ -33,10 +32,9 @@ from pydantic import Field, field_validator
 from stages import token_shards
 from stages.base import DEAD_LETTER, KEPT, REJECTED, BatchStageDoFn, StageOutputs
 from stages.record import Doc
-from stages.settings import Section, StageSection
+from stages.settings import Section, StageSection, resolve_path
 
 STAGE = "tokenize"
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 MODEL_ARTEFACT = "tokenizer.model"
 
 
@@ -104,8 +102,7 @@ def resolve_model_path(path: str) -> str:
     """Absolute local path or a Beam filesystem URL (gs://, s3://) as given."""
     if "://" in path:
         return path
-    candidate = Path(path).expanduser()
-    return os.path.normpath(candidate if candidate.is_absolute() else PROJECT_DIR / candidate)
+    return os.path.normpath(resolve_path(path))
 
 
 def read_model_bytes(path: str) -> bytes:

@@ -53,8 +53,7 @@ def _ut1(tmp_path: Path, files: dict[str, str]) -> str:
     ("http://bücher.example/", "xn--bcher-kva.example"),
 ])
 def test_normalize_host(url: str, host: str) -> None:
-    netloc, _ = bl._split_url(url)
-    assert bl.normalize_host(netloc) == host
+    assert bl.split_normalized(url)[0] == host
 
 
 def test_parent_domain_matching(tmp_path: Path) -> None:

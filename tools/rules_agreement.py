@@ -103,9 +103,7 @@ def load_texts(limit_cc: int | None = None) -> list[dict]:
     from stages.extract import Config as ExtractConfig, extract_text
 
     texts = []
-    # in-process extraction (the stage's own time limit is not needed for a fixed page set)
-    config = ExtractConfig(**({"watchdog": False} if "watchdog" in ExtractConfig.model_fields
-                              else {}))
+    config = ExtractConfig()  # extract_text runs in-process, without the stage's time limit
     eval_dir = SHARED / "html_extraction_eval"
     for line in (eval_dir / "manifest.jsonl").read_text().splitlines():
         entry = json.loads(line)

@@ -40,9 +40,9 @@ def bench_list(cache_dir: str | None) -> None:
     started = time.perf_counter()
     hits = 0
     for url in urls:
-        netloc, _ = bl._split_url(url)
-        hits += dl.match_domain(bl.host_candidates(bl.normalize_host(netloc))) is not None
-        hits += dl.match_url(bl.url_candidates(url)) is not None
+        host, path = bl.split_normalized(url)
+        hits += dl.match_domain(bl.host_candidates(host)) is not None
+        hits += dl.match_url(bl.path_candidates(host, path)) is not None
     print(f"{len(urls) / (time.perf_counter() - started):.0f} URLs/s (domain + URL lookup, {hits} hits)")
 
 
