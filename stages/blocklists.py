@@ -394,7 +394,7 @@ class WordMatcher:
         """All non-overlapping hits, leftmost-longest among the valid ones."""
         if not self.size or not text:
             return []
-        text = " ".join(unicodedata.normalize("NFKC", text).lower().split())
+        text = _normalize_term(text)
         spans: list[tuple[int, int, tuple]] = []
         n = len(text)
         for end, value in self._automaton.iter(text):

@@ -427,7 +427,7 @@ class _SumStatsFn(beam.CombineFn):
 
 
 def build_report(_: Any, static: dict[str, Any], stats: dict, dirty: list[tuple[int, int]],
-                 examples: list[tuple[int, list]], ignored: list[tuple[int, int]],
+                 examples: list[tuple[int, list]], ignored_count: int,
                  hit_ngrams: int) -> dict[str, Any]:
     """The one-dict ``contamination`` report (keys documented in docs/decontaminate.md)."""
     dirty_by = dict(dirty)
@@ -443,7 +443,7 @@ def build_report(_: Any, static: dict[str, Any], stats: dict, dirty: list[tuple[
                        "examples": [text for _, text in sorted(examples_by.get(bench, []))]}
     report = {k: v for k, v in static.items() if k not in ("index_stats", "benchmarks_order")}
     report["hit_ngrams"] = hit_ngrams
-    report["ignored_common_ngrams"] = len(ignored)
+    report["ignored_common_ngrams"] = ignored_count
     report["benchmarks"] = table
     return report
 
@@ -559,7 +559,9 @@ class Stage(beam.PTransform):
                   | "report seed" >> beam.Create([None])
                   | "report" >> beam.Map(build_report, self.static_report(),
                                          side.AsSingleton(stats), side.AsList(dirty),
-                                         side.AsList(examples), side.AsList(ignored),
+                                         side.AsList(examples),
+                                         side.AsSingleton(ignored | "count ignored ngrams"
+                                                          >> beam.combiners.Count.Globally()),
                                          side.AsSingleton(hit_ngrams)))
         dead_all = (dead, applied[DEAD_LETTER]) | "dead letters" >> beam.Flatten()
         return StageOutputs(applied[KEPT], applied[REJECTED], dead_all,

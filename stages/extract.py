@@ -171,14 +171,7 @@ def mark_list_items(tree: Any) -> None:
     if not items:
         return
     for br in tree.xpath("//li//br"):  # one C-level query instead of a walk per item
-        parent = br.getparent()
-        previous = br.getprevious()
-        tail = " " + (br.tail or "")
-        if previous is not None:
-            previous.tail = (previous.tail or "") + tail
-        else:
-            parent.text = (parent.text or "") + tail
-        parent.remove(br)
+        _remove_keep_tail(br, prefix=" ")
     for cell in tree.iter("td", "th"):
         for element in cell.iter("ul", "ol", "li"):
             element.tag = "div"
@@ -273,16 +266,18 @@ def drop_dead_weight(tree: Any) -> None:
     etree.strip_elements(tree, "style", "svg", "{http://www.w3.org/2000/svg}svg", with_tail=False)
 
 
-def _remove_keep_tail(el: Any) -> None:
+def _remove_keep_tail(el: Any, prefix: str = "") -> None:
+    """Remove ``el`` but keep the text after it (``prefix`` + its tail) in place."""
     parent = el.getparent()
     if parent is None:
         return
-    if el.tail:
+    tail = prefix + (el.tail or "")
+    if tail:
         previous = el.getprevious()
         if previous is not None:
-            previous.tail = (previous.tail or "") + el.tail
+            previous.tail = (previous.tail or "") + tail
         else:
-            parent.text = (parent.text or "") + el.tail
+            parent.text = (parent.text or "") + tail
     parent.remove(el)
 
 

@@ -103,7 +103,7 @@ def quality_stats(text: str, mode: str = "space", stop_words: tuple[str, ...] = 
     # are punctuation marks on their own, so the words (punctuation dropped) are the base.
     alpha_base = tokens if mode == "space" else words
     per_word = max(n_words, 1)
-    lines, _ = tx.lines_and_paragraphs(text)
+    lines, _ = tx.lines_and_paragraphs_memo(text)
     n_lines = len(lines)
     markers = 0  # bullet markers standing alone as a token ("- item"): not words, not non-words
     if n_lines:
@@ -177,9 +177,7 @@ def quality_doc(doc: Doc, config: Config) -> Doc | Drop:
 
 
 def make_core(config: Config) -> Callable[[Doc], Doc | Drop]:
-    """Runs in DoFn.setup: load jieba's dictionary once when a language uses it."""
-    if "jieba" in config.segmentation.unspaced.values():
-        tx.load_jieba()
+    config.load_segmenters()
     return partial(quality_doc, config=config)
 
 

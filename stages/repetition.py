@@ -215,7 +215,7 @@ def dup_ngram_fraction(index: WordIndex, n: int, count_first: bool = False) -> f
 def repetition_stats(text: str, rules: RepetitionRules, mode: str = "space") -> RepetitionStats:
     """All repetition statistics for the n values the rules name."""
     first = rules.count_first_occurrence
-    lines, paragraphs = tx.lines_and_paragraphs(text)
+    lines, paragraphs = tx.lines_and_paragraphs_memo(text)
     stats = RepetitionStats()
     stats.dup_para_frac, stats.dup_para_char_frac = duplicate_fractions(paragraphs, first)
     stats.dup_line_frac, stats.dup_line_char_frac = duplicate_fractions(lines, first)
@@ -274,9 +274,7 @@ def repetition_doc(doc: Doc, config: Config) -> Doc | Drop:
 
 
 def make_core(config: Config) -> Callable[[Doc], Doc | Drop]:
-    """Runs in DoFn.setup: load jieba's dictionary once when a language uses it."""
-    if "jieba" in config.segmentation.unspaced.values():
-        tx.load_jieba()
+    config.load_segmenters()
     return partial(repetition_doc, config=config)
 
 

@@ -246,11 +246,6 @@ def get_rules(config: Config) -> SafetyRules:
         return rules
 
 
-def make_core(config: Config) -> SafetyRules:
-    """Runs in DoFn.setup: lists load once per process (cached by config), then shared."""
-    return get_rules(config)
-
-
 class Stage(PerDocumentStage):
     stage_name = STAGE
-    core_factory = staticmethod(make_core)
+    core_factory = staticmethod(get_rules)  # lists load once per process, cached by config

@@ -176,6 +176,14 @@ def lines_and_paragraphs(text: str) -> tuple[list[str], list[str]]:
     return lines, paragraphs
 
 
+@lru_cache(maxsize=16)
+def lines_and_paragraphs_memo(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """:func:`lines_and_paragraphs` memoised as tuples, for the reason given at
+    :func:`tokens_and_words` (quality and repetition split the same text in a row)."""
+    lines, paragraphs = lines_and_paragraphs(text)
+    return tuple(lines), tuple(paragraphs)
+
+
 def count_alpha_tokens(tokens: Sequence[str]) -> int:
     """Tokens with at least one alphabetic character; pure-letter tokens take the C fast path."""
     count = 0
@@ -231,6 +239,11 @@ class PerLanguageRuleSets(StageSection):
     # Documents in other languages: "skip" (pass untouched) or "apply_default" (English rules).
     other_languages: Literal["skip", "apply_default"] = "skip"
     segmentation: Segmentation = Field(default_factory=Segmentation)
+
+    def load_segmenters(self) -> None:
+        """Runs in DoFn.setup: load jieba's dictionary once when a language uses it."""
+        if "jieba" in self.segmentation.unspaced.values():
+            load_jieba()
 
     def rules_for(self, lang: str | None) -> object | None:
         """The rule set for a document's language, or None when it passes through."""

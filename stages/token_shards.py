@@ -15,6 +15,7 @@ without Beam; :mod:`pipeline.io` only decides which documents go to which shard.
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -52,8 +53,16 @@ def pack_shard(docs: Iterable[tuple[str, np.ndarray]], dtype: np.dtype | str) ->
     dtype = np.dtype(dtype).newbyteorder("<")
     if dtype not in (np.dtype("<u2"), np.dtype("<u4")):
         raise ValueError(f"token shards hold uint16 or uint32 ids, not {dtype}")
-    ordered = sorted(((doc_id, np.asarray(tokens)) for doc_id, tokens in docs),
-                     key=lambda item: (item[0], item[1].astype("<u4").tobytes()))
+    by_id = sorted(((doc_id, np.asarray(tokens)) for doc_id, tokens in docs),
+                   key=lambda item: item[0])
+    # Same order as sorting by (id, token bytes), but only documents sharing an id (rare) get a
+    # byte key: keys for all of them at once would copy the whole shard's tokens.
+    ordered: list[tuple[str, np.ndarray]] = []
+    for _, same_id in itertools.groupby(by_id, key=lambda item: item[0]):
+        group = list(same_id)
+        if len(group) > 1:
+            group.sort(key=lambda item: item[1].astype("<u4").tobytes())
+        ordered.extend(group)
     ids, offsets, lengths = [], [], []
     offset = 0
     for doc_id, tokens in ordered:
@@ -68,7 +77,7 @@ def pack_shard(docs: Iterable[tuple[str, np.ndarray]], dtype: np.dtype | str) ->
     table = pa.Table.from_pydict({"id": ids, "offset": offsets, "length": lengths},
                                  schema=INDEX_SCHEMA)
     table = table.replace_schema_metadata({"dtype": dtype.str, "format": "token-shard-v1"})
-    return flat.astype(dtype, copy=False).tobytes(), table
+    return flat.tobytes(), table
 
 
 def index_bytes(table: pa.Table) -> bytes:

@@ -299,3 +299,17 @@ def test_pipeline_writes_token_shards_and_counts(tmp_path: Path, monkeypatch: py
     for doc_id, row in kept.items():
         assert row["token_count"] == len(sp.encode(row["text"])) == len(back[doc_id])
         assert sp.decode(back[doc_id].tolist()) == row["text"]
+
+
+def test_token_shard_order_ignores_input_order_even_for_repeated_ids() -> None:
+    from stages import token_shards
+
+    docs = [("b", np.array([5, 1])), ("a", np.array([9])), ("b", np.array([2, 7, 7])),
+            ("b", np.array([2, 7]))]
+    data, index = token_shards.pack_shard(docs, "<u2")
+    for order in ([3, 1, 0, 2], [2, 0, 3, 1]):
+        again, again_index = token_shards.pack_shard([docs[i] for i in order], "<u2")
+        assert again == data and again_index.equals(index)
+    assert index.column("id").to_pylist() == ["a", "b", "b", "b"]
+    # equal ids are ordered by their token bytes (little-endian uint32 per id)
+    assert np.frombuffer(data, "<u2").tolist() == [9, 2, 7, 2, 7, 7, 5, 1]
