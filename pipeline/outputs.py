@@ -79,3 +79,15 @@ def cleanup(staging: str) -> None:
             FileSystems.delete([staging])
         except Exception:  # noqa: BLE001 - best effort; a later run clears it
             pass
+
+
+def read_rows(output: str, kind: str) -> list[dict]:
+    """All rows of ``<output>/<kind>/*.parquet`` (kept, rejected, dead_letter), shard order:
+    for audits, tools and tests on a finished run's output."""
+    import pyarrow.parquet as pq
+
+    rows: list[dict] = []
+    for path in sorted(_list(_join(output, kind, "*.parquet"))):
+        with FileSystems.open(path) as handle:
+            rows.extend(pq.read_table(handle).to_pylist())
+    return rows

@@ -5,9 +5,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from pipeline.config import load_config
+from pipeline.outputs import read_rows
 from pipeline.run import run_pipeline
 
 
@@ -21,8 +20,7 @@ def run(inputs: list[str], output: Path, overrides: list[str] = (), beam_args: l
 
 
 def rows(output: Path, kind: str) -> list[dict[str, Any]]:
-    files = sorted((output / kind).glob("*.parquet"))
-    return [row for f in files for row in pq.read_table(f).to_pylist()]
+    return read_rows(str(output), kind)
 
 
 def summary(output: Path) -> dict[str, Any]:

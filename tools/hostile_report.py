@@ -11,21 +11,18 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import pyarrow.parquet as pq
+from pipeline.outputs import read_rows
 
 
 def fates(output: Path) -> dict[str, Counter]:
     """Per input file name: counts of kept / stage:reason / dead-letter error kinds."""
     per_file: dict[str, Counter] = defaultdict(Counter)
 
-    def rows(kind: str) -> list[dict]:
-        return [r for f in sorted((output / kind).glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
-
-    for row in rows("kept"):
+    for row in read_rows(str(output), "kept"):
         per_file[row["source"].rsplit("/", 1)[-1]]["kept"] += 1
-    for row in rows("rejected"):
+    for row in read_rows(str(output), "rejected"):
         per_file[row["source"].rsplit("/", 1)[-1]][f"rejected `{row['stage']}:{row['reason']}`"] += 1
-    for row in rows("dead_letter"):
+    for row in read_rows(str(output), "dead_letter"):
         error = row["error"].split(": ", 1)[-1] if row["error"].startswith("line ") else row["error"]
         per_file[row["source"].rsplit("/", 1)[-1]][f"dead letter ({row['stage']}: {error[:70]})"] += 1
     return per_file
