@@ -1,89 +1,251 @@
-"""Assemble the Beam graph: read -> enabled stages in order -> sinks and stats.
+"""Assemble the Beam graph from the stage declarations: passes over files, decisions over keys.
 
-Reads like the recipe: every stage returns (kept, rejected, dead_letter[, reports]); kept feeds
-the next stage; all rejects and dead letters are flattened into their sinks.
+Reads like the recipe::
+
+    files -> pass 0: read, safety, extract, language, ..., repetition, [dedup prepare]
+          -> dedup decide (over key files: exact groups, LSH buckets, components)
+          -> pass 1: dedup apply, decontaminate, [tokenize prepare: the training sample]
+          -> tokenize decide (train on the sample)
+          -> pass 2: tokenize apply -> kept
+          -> one stats sink
+
+Each pass is one ``ParDo`` per input file (:mod:`pipeline.passes`); a two-pass stage splits the
+chain where its decisions are needed. Documents stay in per-file shards between passes; only
+file numbers, partition numbers, decisions and statistics are Beam elements. The graph has
+no tagged outputs and exactly one sink (the statistics), which keeps it correct on runners that
+mishandle either (Beam's DaskRunner).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
 
-from pipeline import io as pio
-from pipeline import stats
-from pipeline.registry import RunContext, available_stages
+from pipeline import keys as pkeys
+from pipeline import shards
+from pipeline.passes import Layout, MergeStats, PassFn, PassSpec, Step
+from pipeline.registry import available_stages
+from stages.base import DecideInputs, DocRef, RunContext, Stage
 
-# Run-wide statistics, one JSON file each under _stats/; every other file there is a stage report
-# ("<stage>.<name>").
-COUNTED_STATS = ("input", "kept", "rejected", "rejected_by_lang", "dead_letter")
-STAGING_LAYOUT = {"kept": "kept", "rejected": "rejected", "dead_letter": "dead_letter",
-                  "tokens": "tokens", "stats": "_stats"}
+# Key-file partitions: one per this many input bytes (bounded), so a partition task reads a
+# bounded share of the keys whatever the corpus size.
+PARTITION_INPUT_BYTES = 256 << 20
+MAX_PARTITIONS = 4096
+STATS_NAME = "run"
 
 
 @dataclass(frozen=True)
-class Staging:
-    """Where a run writes before the driver commits it."""
+class Plan:
+    """The passes and, between them, the two-pass stages whose decisions split them."""
 
-    root: str
+    passes: tuple[PassSpec, ...]
+    stages: tuple[str, ...]          # enabled stage names in order
 
-    def dir(self, kind: str) -> str:
-        return f"{self.root}/{STAGING_LAYOUT[kind]}"
+    def finalizers(self) -> dict[str, Any]:
+        """Stage name -> its finalize_reports hook, for the stages that declare one."""
+        found = {}
+        for spec in self.passes:
+            for step in (*spec.steps, *([spec.prepare] if spec.prepare else [])):
+                if step.stage.finalize_reports is not None:
+                    found[step.stage.name] = step.stage.finalize_reports
+        return found
 
-    def stats_file(self, name: str) -> str:
-        return f"{self.dir('stats')}/{name}.json"
+
+def partitions_for(total_bytes: int) -> int:
+    return max(1, min(MAX_PARTITIONS, math.ceil(total_bytes / PARTITION_INPUT_BYTES)))
 
 
-def build_graph(pipeline: beam.Pipeline, config: Any, files: list[str], staging: Staging,
-                artefact_dir: str) -> list[str]:
-    """Add the whole job to ``pipeline``; returns the enabled stage names in order."""
-    read = pipeline | "read" >> pio.ReadDocuments(files, config.input)
-    docs = read.docs
-    rejected = [read.rejected]
-    dead = [read.dead_letter]
-    reports: dict[str, beam.PCollection] = {}
-    context = RunContext(artefact_dir=artefact_dir, seed=config.run.seed)
-    ran = []
+def enabled_stages(config: Any) -> list[tuple[Stage, Any]]:
+    """(declaration, config section) of every enabled stage, in pipeline order."""
+    out = []
     for name, module in available_stages():
         section = getattr(config, name)
-        if not section.enabled:
+        if section.enabled:
+            out.append((module.SPEC, section))
+    return out
+
+
+def plan_passes(config: Any, total_bytes: int, context: RunContext, sinks: tuple = ()) -> Plan:
+    """Split the enabled stages into passes at every two-pass stage."""
+    partitions = partitions_for(total_bytes)
+    passes: list[PassSpec] = []
+    steps: list[Step] = []
+    names = []
+    for stage, section in enabled_stages(config):
+        names.append(stage.name)
+        two = stage.two_pass_for(section)
+        if two is None:
+            steps.append(Step(stage, section))
             continue
-        ran.append(name)
-        out = docs | name >> module.Stage(section, context)
-        docs = out.kept
-        rejected.append(out.rejected)
-        dead.append(out.dead_letter)
-        for report_name, pcoll in (out.reports or {}).items():
-            reports[f"{name}.{report_name}"] = pcoll
+        passes.append(PassSpec(index=len(passes), steps=tuple(steps), reads_input=not passes,
+                               final=False, prepare=Step(stage, section), partitions=partitions,
+                               input_config=config.input, context=context))
+        steps = [Step(stage, section, applies=True)]
+    passes.append(PassSpec(index=len(passes), steps=tuple(steps), reads_input=not passes,
+                           final=True, partitions=partitions, input_config=config.input,
+                           context=context, sinks=sinks))
+    return Plan(tuple(passes), tuple(names))
 
-    all_rejected = rejected | "all rejected" >> beam.Flatten()
-    all_dead = dead | "all dead letters" >> beam.Flatten()
-    out_cfg = config.output
-    docs | "write kept" >> pio.WriteParquetShards(
-        staging.dir("kept"), pio.KEPT_SCHEMA, pio.kept_row, lambda row: len(row["text"] or ""),
-        out_cfg.target_shard_bytes, out_cfg.compression,
-        sort_columns=("id", "source", "url", "date", "text"))
-    if "tokenize" in ran and config.tokenize.write_token_ids:
-        docs | "write token ids" >> pio.WriteTokenShards(staging.dir("tokens"),
-                                                         config.tokenize.tokens_per_shard)
-    all_rejected | "write rejected" >> pio.WriteParquetShards(
-        staging.dir("rejected"), pio.REJECTED_SCHEMA, pio.rejected_row,
-        lambda row: len(row["text"] or "") + 200, out_cfg.target_shard_bytes, out_cfg.compression,
-        sort_columns=("id", "source", "stage", "reason", "url", "text"))
-    all_dead | "write dead letters" >> pio.WriteParquetShards(
-        staging.dir("dead_letter"), pio.DEAD_LETTER_SCHEMA, pio.dead_letter_row,
-        lambda row: len(row["raw"] or b"") + len(row["error"] or ""), out_cfg.target_shard_bytes,
-        out_cfg.compression, sort_columns=("id", "source", "stage", "error", "raw"))
 
-    counted = {
-        "input": read.file_stats | "count input" >> beam.CombineGlobally(stats.FileStats()),
-        "kept": docs | "count kept" >> beam.CombineGlobally(stats.KeptStats()),
-        "rejected": all_rejected | "count rejected" >> beam.CombineGlobally(stats.RejectStats()),
-        "rejected_by_lang": all_rejected | "count rejected by language" >> beam.CombineGlobally(
-            stats.RejectByLangStats()),
-        "dead_letter": all_dead | "count dead letters" >> beam.CombineGlobally(stats.DeadLetterStats()),
-    }
-    assert tuple(counted) == COUNTED_STATS
-    for name, pcoll in {**counted, **reports}.items():
-        pcoll | f"save {name}" >> pio.WriteSingleJson(staging.stats_file(name))
-    return ran
+def _report_fns(spec: PassSpec) -> tuple[dict[str, Any], dict[str, str]]:
+    """Per-document report accumulators of a pass's stages, and each report's name."""
+    steps = [step for step in spec.steps if step.stage.report is not None]
+    return ({step.stage.name: step.stage.report(step.config, spec.context) for step in steps},
+            {step.stage.name: step.stage.report_name for step in steps})
+
+
+class _FetchFn(beam.DoFn):
+    """(file, [rows]) -> (DocRef, Doc) read back from the shard a pass wrote."""
+
+    def __init__(self, layout: Layout, pass_index: int) -> None:
+        self.layout, self.pass_index = layout, pass_index
+
+    def process(self, item: tuple[int, list[int]]):
+        file_index, rows = item
+        path = self.layout.shard(self.pass_index, file_index)
+        for row, doc in shards.read_docs_at(path, rows):
+            yield DocRef(file_index, row), doc
+
+
+def _by_file(ref_value: tuple[DocRef, Any]) -> tuple[int, tuple[int, Any]]:
+    ref, value = ref_value
+    return ref.file, (ref.row, value)
+
+
+class _Decide(beam.PTransform):
+    """A two-pass stage's decide step, its labels nested under the stage's name."""
+
+    def __init__(self, step: Step, context: RunContext, inputs: DecideInputs) -> None:
+        super().__init__()
+        self.step, self.context, self.inputs = step, context, inputs
+
+    def expand(self, pbegin: Any) -> dict[str, Any]:
+        two = self.step.stage.two_pass_for(self.step.config)
+        decisions = two.decide(self.step.config, self.context, self.inputs)
+        out: dict[str, Any] = {}
+        if decisions.per_doc is not None:
+            out["per_doc"] = decisions.per_doc
+        if decisions.broadcast is not None:
+            out["broadcast"] = decisions.broadcast
+        for name, pcoll in decisions.reports.items():
+            out[f"report:{name}"] = pcoll
+        return out
+
+
+def _decide_inputs(pipeline: beam.Pipeline, spec: PassSpec, layout: Layout, merged: Any
+                   ) -> DecideInputs:
+    stage = spec.prepare.stage
+    two = stage.two_pass_for(spec.prepare.config)
+    name = stage.name
+    after = merged | f"{name}/prepared" >> beam.Map(lambda m: m["prepared"].get(name, {}))
+    n_files = len(layout.files)
+    groups, stream = {}, {}
+    for channel in two.channels:
+        paths = [pkeys.key_file(layout.work, name, channel.name, i) for i in range(n_files)]
+        if channel.kind == "grouped":
+            def factory(min_size: int = 2, extra: Any = None, label: str = "groups",
+                        _paths=paths, _channel=channel) -> Any:
+                return pipeline | f"{name}/{_channel.name}/{label}" >> pkeys.ReadGroups(
+                    _paths, _channel.key_bytes, spec.partitions, after, min_size, extra)
+            groups[channel.name] = factory
+            groups[channel.name + ":sizes"] = (
+                lambda _paths=paths, _channel=channel: pipeline
+                | f"{name}/{_channel.name}/sizes" >> pkeys.GroupSizes(
+                    _paths, _channel.key_bytes, spec.partitions, after))
+        else:
+            stream[channel.name] = (
+                after
+                | f"{name}/{channel.name}/files" >> beam.FlatMap(lambda _, p=paths: p)
+                | f"{name}/{channel.name}/spread" >> beam.Reshuffle()
+                | f"{name}/{channel.name}/read" >> beam.FlatMap(
+                    lambda path: pkeys.read_stream([path])))
+
+    def fetch(refs: Any, label: str) -> Any:
+        return (refs
+                | f"{name}/fetch {label}/by file" >> beam.Map(lambda ref: (ref.file, ref.row))
+                | f"{name}/fetch {label}/group" >> beam.GroupByKey()
+                | f"{name}/fetch {label}/rows" >> beam.MapTuple(lambda f, rows: (f, sorted(rows)))
+                | f"{name}/fetch {label}/read" >> beam.ParDo(_FetchFn(layout, spec.index)))
+
+    return DecideInputs(groups=groups, stream=stream, fetch=fetch, after=after, pipeline=pipeline)
+
+
+def build_graph(pipeline: beam.Pipeline, plan: Plan, layout: Layout, resume: bool,
+                stats_path: str) -> None:
+    """Add the whole job to ``pipeline``: every pass, every decide step, one stats sink."""
+    labelled: list[Any] = []
+    elements = (pipeline
+                | "files" >> beam.Create([(i, None) for i in range(len(layout.files))])
+                | "spread files" >> beam.Reshuffle())
+    for spec in plan.passes:
+        label = f"pass {spec.index}"
+        report_fns, report_names = _report_fns(spec)
+        side: dict[str, Any] = {}
+        if spec.index > 0:
+            side = previous_broadcast
+        stats = elements | f"{label}/run" >> beam.ParDo(
+            PassFn(spec, layout, resume, report_fns), **side)
+        merged = stats | f"{label}/merge" >> beam.CombineGlobally(
+            MergeStats(report_fns, report_names))
+        labelled.append(merged | f"{label}/label" >> beam.Map(lambda m, k=spec.index: (f"pass{k}", m)))
+        if spec.final:
+            break
+        decided = pipeline | f"{spec.prepare.stage.name}/decide" >> _Decide(
+            spec.prepare, spec.context, _decide_inputs(pipeline, spec, layout, merged))
+        for key, pcoll in decided.items():
+            if key.startswith("report:"):
+                report = f"{spec.prepare.stage.name}.{key[len('report:'):]}"
+                labelled.append(pcoll | f"{report}/label" >> beam.Map(lambda r, n=report: (n, r)))
+        files_done = stats | f"{label}/files done" >> beam.Map(lambda s: (s.file_index, None))
+        if "per_doc" in decided:
+            per_file = decided["per_doc"] | f"{label}/decisions by file" >> beam.Map(_by_file)
+            elements = (({"f": files_done, "d": per_file})
+                        | f"{label}/decisions to files" >> beam.CoGroupByKey()
+                        | f"{label}/decisions" >> beam.MapTuple(
+                            lambda i, g: (i, dict(g["d"]))))
+        else:
+            elements = files_done | f"{label}/no decisions" >> beam.MapTuple(lambda i, _: (i, {}))
+        previous_broadcast = {}
+        if "broadcast" in decided:
+            previous_broadcast = {"broadcast": beam.pvalue.AsSingleton(decided["broadcast"])}
+    (labelled
+     | "all stats" >> beam.Flatten()
+     | "stats dict" >> beam.combiners.ToDict()
+     | "write stats" >> beam.Map(_write_stats, stats_path))
+
+
+def _write_stats(stats: dict[str, Any], path: str) -> str:
+    """The one sink: every pass's merged statistics and every decide report, pickled (the
+    driver reads it; a missing file fails the run, it is never read as zeros)."""
+    import pickle
+
+    from apache_beam.io.filesystems import FileSystems
+
+    tmp = shards._tmp_name(path)
+    with FileSystems.create(tmp) as handle:
+        handle.write(pickle.dumps(stats, protocol=pickle.HIGHEST_PROTOCOL))
+    FileSystems.rename([tmp], [path])
+    return path
+
+
+class DocRefCoder(beam.coders.Coder):
+    """Deterministic, compact coder for DocRef keys (two varints), instead of pickling."""
+
+    _inner = beam.coders.TupleCoder((beam.coders.VarIntCoder(), beam.coders.VarIntCoder()))
+
+    def encode(self, value: DocRef) -> bytes:
+        return self._inner.encode(tuple(value))
+
+    def decode(self, encoded: bytes) -> DocRef:
+        return DocRef(*self._inner.decode(encoded))
+
+    def is_deterministic(self) -> bool:
+        return True
+
+    def to_type_hint(self) -> type:
+        return DocRef
+
+
+beam.coders.registry.register_coder(DocRef, DocRefCoder)

@@ -1,14 +1,15 @@
 """The fixed stage list, in Gopher (MassiveText) order.
 
-Each stage module exposes ``Config`` (its typed section) and ``Stage`` (a PTransform built as
-``Stage(config, context)`` that returns :class:`stages.base.StageOutputs`). The order is code;
-which stages run, and their settings, are config.
+Each stage module exposes ``Config`` (its typed section) and ``SPEC`` (its
+:class:`stages.base.Stage` declaration). The order is code; which stages run, and their
+settings, are config.
 """
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from types import ModuleType
+
+from stages.base import RunContext
 
 STAGE_MODULES: tuple[tuple[str, str], ...] = (
     ("safety", "stages.safety"),
@@ -27,9 +28,4 @@ def available_stages() -> list[tuple[str, ModuleType]]:
     return [(name, importlib.import_module(module_path)) for name, module_path in STAGE_MODULES]
 
 
-@dataclass(frozen=True)
-class RunContext:
-    """What a stage may know of the run: a place for artefacts it writes, and the seed."""
-
-    artefact_dir: str
-    seed: int
+__all__ = ["RunContext", "STAGE_MODULES", "available_stages"]

@@ -1,7 +1,24 @@
-"""The `run` verb: validate, build, run on the chosen runner, commit outputs, write summary."""
+"""The `run` verb: check everything, run the passes, verify the evidence, commit, summarise.
+
+Order (nothing is written to ``--output`` before the last step):
+
+1. inputs listed, the output checked and locked, the work directory reset (or reused with
+   ``--resume`` when config and inputs are unchanged);
+2. the Beam job runs (:mod:`pipeline.graph`), writing into the private directory;
+3. the evidence is checked: the statistics file exists, every listed input file was counted by
+   every pass, and the rows each pass says it wrote are the rows in the files (Parquet footers);
+   ``input = kept + rejected + dead_letter`` is computed from those rows. Any gap fails the run
+   with a message and commits nothing - a missing piece of evidence is never read as zero;
+4. summary.json and the report are written into the new output tree, which is then swapped in
+   atomically (:mod:`pipeline.outputs`).
+"""
 from __future__ import annotations
 
+import errno
+import hashlib
+import json
 import logging
+import pickle
 import time
 from typing import Any
 
@@ -9,14 +26,21 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import io as pio
-from pipeline import outputs
-from pipeline.config import ConfigError, enabled_stages
-from pipeline.graph import COUNTED_STATS, Staging, build_graph
+from pipeline import outputs, shards
+from pipeline.config import ConfigError
+from pipeline.graph import build_graph, plan_passes
 from pipeline.memory import limit_malloc_arenas
 from pipeline.options import beam_options, runner_name
-from pipeline.summary import build_summary, metric_totals
+from pipeline.passes import Layout
+from pipeline.summary import build_summary
+from stages.base import RunContext
 
 log = logging.getLogger("pipeline")
+CODE_VERSION = "passes-1"  # bump when intermediate files change meaning (invalidates --resume)
+
+
+class EvidenceError(RuntimeError):
+    """The run's outputs do not prove what the summary would claim; nothing is committed."""
 
 
 def resolve_inputs(patterns: list[str]) -> list[str]:
@@ -34,53 +58,169 @@ def resolve_inputs(patterns: list[str]) -> list[str]:
     return sorted(set(files))
 
 
-def run_pipeline(config: Any, beam_args: list[str]) -> dict[str, Any]:
+def _sizes(files: list[str]) -> list[int]:
+    sizes = []
+    for path in files:
+        try:
+            sizes.append(FileSystems.match([path])[0].metadata_list[0].size_in_bytes)
+        except Exception:  # noqa: BLE001 - vanished: the reader dead-letters it
+            sizes.append(0)
+    return sizes
+
+
+def config_for_summary(config: Any) -> dict[str, Any]:
+    """The config as summary.json records it: without run-control flags (``overwrite``),
+    so a rerun into the same folder reproduces summary.json byte for byte."""
+    dumped = config.model_dump(mode="json")
+    dumped.get("output", {}).pop("overwrite", None)
+    return dumped
+
+
+def fingerprint(config: Any, files: list[str], sizes: list[int]) -> str:
+    """What --resume must match: config, input files (path, size, mtime) and code version."""
+    entries = []
+    for path, size in zip(files, sizes):
+        try:
+            mtime = FileSystems.match([path])[0].metadata_list[0].last_updated_in_seconds
+        except Exception:  # noqa: BLE001
+            mtime = None
+        entries.append((path, size, mtime))
+    blob = json.dumps({"config": config_for_summary(config), "files": entries,
+                       "code": CODE_VERSION}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def run_pipeline(config: Any, beam_args: list[str], resume: bool = False) -> dict[str, Any]:
     """Run the job end to end and return the summary (also written to <output>/summary.json)."""
     options = beam_options(beam_args)
     limit_malloc_arenas(config.run.malloc_arenas)
     files = resolve_inputs(config.input.paths)
-    output = config.output.path.rstrip("/")
-    staging_root = outputs.prepare(output, config.output.overwrite)
-    staging = Staging(staging_root)
-    artefact_dir = FileSystems.join(staging_root, "artefacts")
+    output = outputs.check_output(config.output.path, list(config.input.paths))
+    sizes = _sizes(files)
+    dry_run = bool(options.get_all_options().get("dry_run"))
+    lease = None if dry_run else outputs.acquire(output, config.output.overwrite, resume)
     started = time.perf_counter()
-    pipeline = beam.Pipeline(options=options)
-    stage_names = build_graph(pipeline, config, files, staging, artefact_dir)
-    log.info("running %d file(s) through %s on %s", len(files), " -> ".join(stage_names),
-             runner_name(options))
-    result = pipeline.run()
-    if options.get_all_options().get("dry_run"):
-        log.warning("--dry_run: the job graph was built and validated but not submitted")
-        return {"dry_run": True, "stages": stage_names, "files": len(files)}
-    result.wait_until_finish()
-    wall = time.perf_counter() - started
+    try:
+        if lease is None:
+            work, out, reused = f"{output}/.dry-run-work", f"{output}/.dry-run-out", False
+        else:
+            reused = outputs.reset(lease, fingerprint(config, files, sizes), resume)
+            work, out = lease.work, lease.out
+        layout = Layout(work=work, out=out, files=tuple(files),
+                        compression=config.output.compression)
+        context = RunContext(artefact_dir=f"{out}/artefacts", seed=config.run.seed)
+        plan = plan_passes(config, sum(sizes), context, sinks=_sinks(config, layout))
+        stats_path = f"{work}/stats.pkl"
+        if not dry_run and FileSystems.exists(stats_path):
+            FileSystems.delete([stats_path])
+        pipeline = beam.Pipeline(options=options)
+        build_graph(pipeline, plan, layout, resume=reused, stats_path=stats_path)
+        log.info("running %d file(s) through %s on %s (%d pass(es)%s)", len(files),
+                 " -> ".join(plan.stages), runner_name(options), len(plan.passes),
+                 ", resuming" if reused else "")
+        result = pipeline.run()
+        if dry_run:
+            log.warning("--dry_run: the job graph was built and validated but not submitted")
+            return {"dry_run": True, "stages": list(plan.stages), "files": len(files)}
+        result.wait_until_finish()
+        wall = time.perf_counter() - started
+        stats = read_stats(stats_path)
+        written = verify_evidence(stats, layout, plan)
+        summary = build_summary(list(plan.stages), stats, written, config_for_summary(config),
+                                wall, runner_name(options), plan.finalizers())
+        summary["files"] = {kind: sorted(p.rsplit("/", 1)[-1] for p in paths)
+                            for kind, paths in written["paths"].items()}
+        _write_outputs(config, out, summary)
+        outputs.commit(lease)
+        outputs.cleanup(lease)
+        return summary
+    except OSError as error:
+        if lease is not None and error.errno == errno.ENOSPC:
+            outputs.cleanup(lease)
+            raise ConfigError(f"disk full while writing the run (no space left on device); "
+                              f"nothing was committed and {output} is unchanged") from error
+        raise
+    finally:
+        if lease is not None:
+            lease.release()
 
-    counted = {name: pio.read_json(staging.stats_file(name))
-               for name in COUNTED_STATS}
-    reports: dict[str, Any] = {}
-    for path in outputs._list(staging.stats_file("*")):
-        name = path.rsplit("/", 1)[-1][: -len(".json")]
-        if name not in counted:
-            stage, _, report = name.partition(".")
-            reports.setdefault(stage, {})[report] = pio.read_json(path)
-    summary = build_summary(stage_names, counted, metric_totals(result), reports,
-                            config.model_dump(mode="json"), wall, runner_name(options))
-    if not summary["conservation"]["holds"]:
-        log.error("conservation failed: %s", summary["conservation"])
-    final = outputs.commit(output, staging_root)
-    summary["files"] = {kind: sorted(p.rsplit("/", 1)[-1] for p in paths)
-                        for kind, paths in final.items()}
-    _after_commit(config, output, summary)
-    pio.write_json(FileSystems.join(output, "summary.json"), summary)
-    outputs.cleanup(staging_root)
-    return summary
+
+def _sinks(config: Any, layout: Layout) -> tuple:
+    """Extra per-file writers of the final pass (token-id shards when configured)."""
+    tokenize = getattr(config, "tokenize", None)
+    if tokenize is None or not tokenize.enabled or not tokenize.write_token_ids:
+        return ()
+    from pipeline.token_sink import token_sink_factory
+
+    return (token_sink_factory(layout, tokenize),)
 
 
-def _after_commit(config: Any, output: str, summary: dict[str, Any]) -> None:
-    """Hooks that read the committed output before the summary marks it complete (the report)."""
+def read_stats(path: str) -> dict[str, Any]:
+    if not FileSystems.exists(path):
+        raise EvidenceError(f"the run's statistics ({path}) were not written: the runner did "
+                            "not run the whole graph; nothing was committed")
+    try:
+        with FileSystems.open(path) as handle:
+            return pickle.loads(handle.read())
+    except Exception as error:  # noqa: BLE001
+        raise EvidenceError(f"the run's statistics ({path}) are unreadable: {error}") from error
+
+
+def verify_evidence(stats: dict[str, Any], layout: Layout, plan: Any) -> dict[str, Any]:
+    """Check every pass counted every listed file and wrote exactly the rows it claims;
+    returns the rows per kind and the committed file paths."""
+    n_files = len(layout.files)
+    expected = {str(i) for i in range(n_files)}
+    problems = []
+    paths: dict[str, list[str]] = {"kept": [], "rejected": [], "dead_letter": []}
+    rows = {"kept": 0, "rejected": 0, "dead_letter": 0}
+    for spec in plan.passes:
+        merged = stats.get(f"pass{spec.index}")
+        if merged is None:
+            problems.append(f"pass {spec.index} reported no statistics")
+            continue
+        seen = set(merged["files"])
+        if seen != expected:
+            missing = sorted(expected - seen, key=int)[:5]
+            problems.append(f"pass {spec.index} counted {len(seen)} of {n_files} input files "
+                            f"(missing e.g. {[layout.files[int(i)] for i in missing]})")
+            continue
+        for index, entry in merged["files"].items():
+            i = int(index)
+            written = entry["written"]
+            for kind, path in (("rejected", layout.output("rejected", i, spec.index)),
+                               ("dead_letter", layout.output("dead_letter", i, spec.index)),
+                               ("survivors", layout.output("kept", i) if spec.final
+                                else layout.shard(spec.index, i))):
+                found = shards.count_rows(path) if FileSystems.exists(path) else 0
+                if found != written[kind]:
+                    problems.append(f"pass {spec.index}, {layout.files[i]}: {kind} file holds "
+                                    f"{found} rows, the pass reported {written[kind]}")
+                kind_out = "kept" if kind == "survivors" else kind
+                if found and (kind != "survivors" or spec.final):
+                    paths[kind_out].append(path)
+                    rows[kind_out] += found
+        if spec.index == 0:
+            if set(merged["input"]) != expected:
+                problems.append("the reader did not count records for every input file")
+    for kind in paths:
+        extra = set(shards.list_files(f"{layout.out}/{kind}/*")) - set(paths[kind])
+        if extra:
+            problems.append(f"unexpected files in {kind}/: {sorted(extra)[:3]}")
+    if problems:
+        raise EvidenceError("the outputs do not match the run's own counts; nothing was "
+                            "committed:\n  " + "\n  ".join(problems[:20]))
+    return {"rows": rows, "paths": paths}
+
+
+def _write_outputs(config: Any, out: str, summary: dict[str, Any]) -> None:
+    """Files that read the new output before it is committed: the report, the dataset card,
+    then summary.json (inside the staged tree, so the swap brings them in together)."""
     from pipeline.report import write_reports
 
-    write_reports(config, output, summary)
+    write_reports(config, out, summary)
+    pio.write_dataset_card(out)
+    pio.write_json(f"{out}/summary.json", summary)
 
 
-__all__ = ["run_pipeline", "resolve_inputs", "enabled_stages"]
+__all__ = ["EvidenceError", "resolve_inputs", "run_pipeline"]

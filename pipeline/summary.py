@@ -1,55 +1,57 @@
-"""Build ``summary.json`` from data-derived counts and Beam metrics.
+"""Build ``summary.json`` from the passes' statistics and the rows actually written.
 
-Document counts, reasons and conservation come from the records themselves (exact on every
-runner); bytes in/out per stage and time per stage come from the stages' Beam counters. Only
-the ``timing`` section is wall-clock; everything else is byte-identical across reruns.
+Every count comes from the data: each pass counts what it reads and writes per file, and the
+driver has already checked those counts against the Parquet footers (:func:`pipeline.run.
+verify_evidence`). Conservation is computed from the rows in the files. Only the ``timing``
+section is wall-clock; everything else is byte-identical across reruns and runners.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
-from apache_beam.metrics.metric import MetricsFilter
-
-from stages.base import BOOKKEEPING
-
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
-def metric_totals(result: Any) -> dict[str, dict[str, int]]:
-    """Counters summed across steps: {namespace: {name: value}}; committed, else attempted."""
-    totals: dict[str, dict[str, int]] = defaultdict(dict)
-    try:
-        counters = result.metrics().query(MetricsFilter())["counters"]
-    except Exception:  # noqa: BLE001 - some runners expose no metrics
-        return {}
-    for counter in counters:
-        value = counter.committed if counter.committed is not None else counter.attempted
-        key = counter.key.metric
-        bucket = totals[key.namespace]
-        bucket[key.name] = bucket.get(key.name, 0) + int(value or 0)
-    return dict(totals)
+def _merged_stages(stats: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    stages: dict[str, dict[str, Any]] = {}
+    for key in sorted(k for k in stats if k.startswith("pass")):
+        stages.update(stats[key]["stages"])
+    return stages
 
 
-def build_summary(stage_names: list[str], counted: dict[str, Any], metrics: dict[str, dict[str, int]],
-                  reports: dict[str, Any], config: dict[str, Any], wall_seconds: float,
-                  runner: str) -> dict[str, Any]:
+def _merged_acc(stats: dict[str, Any], name: str) -> Any:
+    """A run-wide combiner's output over every pass (accumulators merged, then extracted)."""
+    from pipeline.passes import COMBINERS
+
+    fn = COMBINERS[name]
+    parts = [stats[k]["acc"][name] for k in sorted(stats) if k.startswith("pass")]
+    return fn.extract_output(fn.merge_accumulators(parts))
+
+
+def build_summary(stage_names: list[str], stats: dict[str, Any], written: dict[str, Any],
+                  config: dict[str, Any], wall_seconds: float, runner: str,
+                  finalizers: dict[str, Any] | None = None) -> dict[str, Any]:
     """The run summary: funnel per stage, reasons, conservation, kept stats, stage reports."""
-    input_stats = counted.get("input") or {"files": 0, "records": 0, "bytes": 0}
-    kept = counted.get("kept") or {}
-    rejected = counted.get("rejected") or {}
-    dead = counted.get("dead_letter") or {}
-    kept_docs = (kept.get("total") or {}).get("docs", 0)
-    rejected_docs = sum(r["docs"] for reasons in rejected.values() for r in reasons.values())
-    dead_docs = sum(d["docs"] for kinds in dead.values() for d in kinds.values())
+    pass0 = stats["pass0"]
+    records = sum(entry["records"] for entry in pass0["input"].values())
+    input_bytes = sum(entry["bytes"] for entry in pass0["input"].values())
+    input_stats = {"files": len(pass0["input"]), "records": records, "bytes": input_bytes}
+    per_stage = _merged_stages(stats)
+    kept = _merged_acc(stats, "kept") or {}
+    dead = _merged_acc(stats, "dead_letter") or {}
+    rejected_by_lang = _merged_acc(stats, "rejected_by_lang") or {}
+    rows = written["rows"]
 
     stages = []
-    docs_in = input_stats["records"]
+    docs_in = records
     for name in ["read", *stage_names]:
-        reasons = rejected.get(name, {})
+        entry = per_stage.get(name) or {"docs_in": 0, "bytes_in": 0, "docs_out": 0,
+                                        "bytes_out": 0, "dead_letter": 0, "micros": 0,
+                                        "reasons": {}}
+        reasons = {reason: {"docs": docs, "bytes": size}
+                   for reason, (docs, size) in sorted(entry["reasons"].items())}
         removed = sum(r["docs"] for r in reasons.values())
-        dead_here = sum(d["docs"] for d in dead.get(name, {}).values())
-        counters = metrics.get(name, {})
+        dead_here = entry["dead_letter"]
         docs_out = docs_in - removed - dead_here
         stages.append({
             "stage": name,
@@ -57,37 +59,46 @@ def build_summary(stage_names: list[str], counted: dict[str, Any], metrics: dict
             "docs_out": docs_out,
             "rejected": removed,
             "dead_letter": dead_here,
-            "bytes_in": counters.get("bytes_in", input_stats["bytes"] if name == "read" else None),
-            "bytes_out": counters.get("bytes_out"),
-            "reasons": {reason: reasons[reason] for reason in sorted(reasons)},
+            "bytes_in": entry["bytes_in"],
+            "bytes_out": entry["bytes_out"],
+            "reasons": reasons,
             "dead_letter_kinds": dead.get(name, {}),
-            "counters": {k: v for k, v in sorted(counters.items())
-                         if k not in BOOKKEEPING and k not in reasons and k != "records"},
         })
         docs_in = docs_out
 
-    total_in = input_stats["records"]
-    conservation = {"input": total_in, "kept": kept_docs, "rejected": rejected_docs,
-                    "dead_letter": dead_docs, "holds": total_in == kept_docs + rejected_docs + dead_docs}
+    conservation = {"input": records, "kept": rows["kept"], "rejected": rows["rejected"],
+                    "dead_letter": rows["dead_letter"],
+                    "holds": records == rows["kept"] + rows["rejected"] + rows["dead_letter"]}
     timing = {"wall_seconds": round(wall_seconds, 3), "runner": runner, "stages": {}}
     for name in ["read", *stage_names]:
-        counters = metrics.get(name, {})
-        seconds = counters.get("micros", 0) / 1e6
-        docs = counters.get("docs_in", counters.get("records", 0))  # read counts records
-        mb = (counters.get("bytes_in") or 0) / 1e6
+        entry = per_stage.get(name) or {}
+        seconds = entry.get("micros", 0) / 1e6
+        docs = entry.get("docs_in", 0)
+        mb = (entry.get("bytes_in") or 0) / 1e6
         timing["stages"][name] = {
             "cpu_seconds": round(seconds, 3),
             "docs_per_second": round(docs / seconds, 1) if seconds else None,
             "mb_per_second": round(mb / seconds, 3) if seconds else None,
         }
-    languages = language_funnel(kept.get("by_lang") or {}, counted.get("rejected_by_lang") or {})
+    finalizers = finalizers or {}
+    reports: dict[str, dict[str, Any]] = {}
+    named = {key: value for key, value in stats.items() if not key.startswith("pass")}
+    for key in sorted(stats):
+        if key.startswith("pass"):
+            named.update(stats[key].get("reports", {}))
+    for key in sorted(named):
+        stage, _, name = key.partition(".")
+        reports.setdefault(stage, {})[name] = named[key]
+    for stage, spec in finalizers.items():
+        if stage in reports:
+            reports[stage] = spec(reports[stage])
     return {
         "schema_version": SCHEMA_VERSION,
         "input": input_stats,
         "conservation": conservation,
         "stages": stages,
         "kept": kept,
-        "languages": languages,
+        "languages": language_funnel(kept.get("by_lang") or {}, rejected_by_lang),
         "dead_letter": dead,
         "reports": reports,
         "config": config,

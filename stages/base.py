@@ -1,45 +1,149 @@
-"""The stage contract: a pure core wrapped by one Beam shell that counts every branch.
+"""The stage contract: a declaration plus pure code; the pipeline owns every line of Beam.
 
-A *core* is a plain callable ``core(doc) -> Doc | Drop``: it returns the (possibly changed)
-document to keep it, or a :class:`Drop` naming the rule that rejected it. Cores are built by a
-*factory* inside ``DoFn.setup`` so heavy resources (blocklists, models) load once per worker.
-Cores never see Beam; :func:`run_stage` gives them, for free, a counter per reason, docs/bytes
-in and out, time spent, a tagged reject output, and a dead-letter output for exceptions, so
-one bad document can never crash a run (the datatrove filter contract, TFDS-style counters).
+A stage module declares one :class:`Stage`: its name, the reject reasons it may return, the
+``Doc`` fields it reads and writes, and ``make_core(config, context)`` - called once per worker
+(models and lists load there) - returning the *core*, a plain callable::
+
+    core(doc) -> Doc | Drop | Verdict            # per-document stage
+    core(docs) -> list[Doc | Drop | Verdict]     # batch stage (batch_size set): e.g. tokenizer encode
+
+A stage that must look across documents (dedup, a corpus-wide count, training a tokenizer)
+adds a :class:`TwoPass` form: ``prepare`` maps each document to small keyed records, ``decide``
+turns those records into decisions (Beam transforms over *keys only*: documents never cross a
+shuffle), and the core then *applies* a document's decision (``core(doc, decision)``).
+
+The shell (:mod:`pipeline.passes`) runs every core with, for free: docs/bytes in and out, a count
+per reason, time, dead letters for exceptions (one bad document never stops a run), and the
+stage's report accumulator. Adding a stage means writing rules and a declaration, not plumbing;
+``tests/test_contract.py`` writes a toy two-pass stage with nothing but this module.
 """
 from __future__ import annotations
 
-import time
-from functools import partial
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Literal, NamedTuple
 
-import apache_beam as beam
-from apache_beam.metrics import Metrics
-from apache_beam.pvalue import TaggedOutput
+from stages.record import AUDIT_TEXT_CHARS, DeadLetter, Doc, Drop, Rejected, Verdict
 
-from stages.progress import PROGRESS
-from stages.record import AUDIT_TEXT_CHARS, DeadLetter, Doc, Drop, Rejected
-
-Core = Callable[[Doc], "Doc | Drop"]
-BatchCore = Callable[[Sequence[Doc]], "list[Doc | Drop]"]
-CoreFactory = Callable[[], Core]
-
-KEPT, REJECTED, DEAD_LETTER = "kept", "rejected", "dead_letter"
-# Counter names every stage reports; anything else under a stage's namespace is a reject reason.
-BOOKKEEPING = ("docs_in", "docs_out", "bytes_in", "bytes_out", "rejected", "dead_letter", "micros")
+Core = Callable[..., Any]
+DOC_FIELDS = frozenset(f.name for f in dataclasses.fields(Doc))
 
 
-class StageOutputs(NamedTuple):
-    """The three places a stage sends documents to, plus optional stage reports.
+class DocRef(NamedTuple):
+    """Where a document sits between passes: input file index and row in that file's shard.
+    The key that routes a two-pass decision back to its document."""
 
-    ``reports`` maps a name to a PCollection holding exactly one JSON-able dict (e.g. dedup
-    cluster sizes); the pipeline writes it and puts it in ``summary.json`` under the stage.
+    file: int
+    row: int
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a stage may know of the run: the seed, and a folder for artefacts it writes."""
+
+    artefact_dir: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A stream of keyed records that ``prepare`` emits.
+
+    ``grouped``: records are grouped by ``key`` (bytes of exactly ``key_bytes``) through files
+    partitioned by key, so the local runner never holds them; ``decide`` reads the groups.
+    ``stream``: records flow into ``decide`` as a PCollection of ``(key, value)`` (for combiners
+    whose partial results are small, such as a seeded top-K sample).
     """
 
-    kept: beam.PCollection
-    rejected: beam.PCollection
-    dead_letter: beam.PCollection
-    reports: dict | None = None
+    name: str
+    kind: Literal["grouped", "stream"] = "grouped"
+    key_bytes: int = 16
+
+
+@dataclass(frozen=True)
+class TwoPass:
+    """prepare -> decide over keys -> apply.
+
+    - ``make_prepare(config, context)`` -> ``prepare(doc, ref) -> Iterable[(channel, key,
+      value)]``: runs per worker in the pass before the barrier, on every document that reaches
+      the stage; ``ref`` (a :class:`DocRef`) is where the document will be read back from, so a
+      value that must route a decision back carries it. Values are small and picklable.
+    - ``decide(config, context, inputs)`` builds Beam transforms at graph construction time from
+      :class:`DecideInputs` and returns :class:`Decisions`.
+    - The stage's ``make_core(config, context, broadcast)`` then builds ``core(doc, decision)``
+      (``decision`` is None for documents without one; ``broadcast`` is the decide step's
+      global value, e.g. a trained model, or None).
+    """
+
+    channels: tuple[Channel, ...]
+    make_prepare: Callable[[Any, RunContext], Callable[[Doc, DocRef], Iterable[tuple[str, bytes, Any]]]]
+    decide: Callable[[Any, RunContext, "DecideInputs"], "Decisions"]
+
+
+@dataclass(frozen=True)
+class DecideInputs:
+    """What the shell hands ``decide``: one PTransform factory per channel.
+
+    ``groups[name](min_size=2, extra=None)`` -> PCollection of ``(key, values, extra)`` for every
+    key group with at least ``min_size`` records, and for every key present in ``extra`` (a
+    small PCollection of ``(key, x)``; its ``x`` values arrive as a list). ``stream[name]`` is
+    the PCollection of ``(key, value)`` records. ``fetch(refs)`` -> PCollection of
+    ``(DocRef, Doc)`` reads documents back (e.g. texts of a sample, payloads of candidate pairs).
+    ``after`` is a one-element PCollection that exists only once every prepare record is
+    written (decide steps that read files depend on it).
+    """
+
+    groups: dict[str, Callable[..., Any]]
+    stream: dict[str, Any]
+    fetch: Callable[[Any, str], Any]
+    after: Any
+    pipeline: Any
+
+
+@dataclass
+class Decisions:
+    """``per_doc``: PCollection of (DocRef, decision); ``broadcast``: PCollection with exactly
+    one value given to every worker's apply core; ``reports``: name -> one-dict PCollection."""
+
+    per_doc: Any = None
+    broadcast: Any = None
+    reports: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage declaration (see the module docstring)."""
+
+    name: str
+    reasons: tuple[str, ...]
+    reads: frozenset[str]
+    writes: frozenset[str]
+    make_core: Callable[..., Core]
+    # config -> documents per core call (a batch core); None: one document per call.
+    batch_size: Callable[[Any], int] | None = None
+    # The two-pass form, or config -> two-pass form | None when it depends on the config
+    # (tokenize trains a model only when none is given).
+    two_pass: TwoPass | Callable[[Any], TwoPass | None] | None = None
+    # config -> a beam.CombineFn-shaped object (create/add/merge/extract) fed with
+    # (doc before the stage, result, verdict info) per document; its output lands in
+    # summary.json under reports.<stage>.<report_name>.
+    report: Callable[[Any], Any] | None = None
+    report_name: str = "summary"
+    # reports of this stage (per-document report and decide reports, by name) -> final dict;
+    # lets a stage fold a decide-step report into its per-document one.
+    finalize_reports: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def two_pass_for(self, config: Any) -> TwoPass | None:
+        if self.two_pass is None or isinstance(self.two_pass, TwoPass):
+            return self.two_pass
+        return self.two_pass(config)
+
+    def __post_init__(self) -> None:
+        unknown = (set(self.reads) | set(self.writes)) - DOC_FIELDS
+        if unknown:
+            raise ValueError(f"stage {self.name}: reads/writes unknown Doc fields {sorted(unknown)}")
+        if not self.name.isidentifier():
+            raise ValueError(f"stage name {self.name!r} must be an identifier")
 
 
 def make_rejected(doc: Doc, stage: str, drop: Drop) -> Rejected:
@@ -50,148 +154,18 @@ def make_rejected(doc: Doc, stage: str, drop: Drop) -> Rejected:
                     bytes=doc.size())
 
 
-class StageCounters:
-    """Counters for one stage, created on first use (Metrics.counter(stage, reason))."""
-
-    def __init__(self, stage: str) -> None:
-        self.stage = stage
-        self._counters: dict[str, object] = {}
-
-    def inc(self, name: str, n: int = 1) -> None:
-        counter = self._counters.get(name)
-        if counter is None:
-            counter = self._counters[name] = Metrics.counter(self.stage, name)
-        counter.inc(n)  # type: ignore[attr-defined]
+def dead_letter(doc: Doc, stage: str, error: BaseException) -> DeadLetter:
+    """The dead letter for a document a stage failed on (the one routine every stage uses)."""
+    raw = (doc.text.encode("utf-8", "replace") if doc.text is not None else doc.html) or b""
+    return DeadLetter.of(doc.source, stage, error, raw, doc.id)
 
 
-class _StageShell(beam.DoFn):
-    """Shared routing of one core result into kept / rejected / dead-letter outputs."""
-
-    def __init__(self, stage: str, factory: Callable[[], object]) -> None:
-        self.stage = stage
-        self.factory = factory
-        self.core: object = None
-        self.counters = StageCounters(stage)
-
-    def setup(self) -> None:
-        self.core = self.factory()
-
-    def _route(self, doc: Doc, result: "Doc | Drop") -> Iterable:
-        if isinstance(result, Drop):
-            self.counters.inc("rejected")
-            self.counters.inc(result.reason)
-            yield TaggedOutput(REJECTED, make_rejected(doc, self.stage, result))
-        else:
-            self.counters.inc("docs_out")
-            self.counters.inc("bytes_out", result.size())
-            yield result
-
-    def _dead(self, doc: Doc, error: BaseException) -> TaggedOutput:
-        self.counters.inc("dead_letter")
-        raw = (doc.text.encode("utf-8", "replace") if doc.text is not None else doc.html) or b""
-        return TaggedOutput(DEAD_LETTER, DeadLetter.of(doc.source, self.stage, error, raw, doc.id))
+def unwrap(result: Any) -> tuple[Doc | Drop, Any]:
+    """(Doc | Drop, info) from what a core returned."""
+    if isinstance(result, Verdict):
+        return result.result, result.info
+    return result, None
 
 
-class StageDoFn(_StageShell):
-    """Maps a per-document core."""
-
-    def process(self, doc: Doc) -> Iterable:
-        start = time.perf_counter()
-        size_in = doc.size()
-        PROGRESS.tick(self.stage)
-        self.counters.inc("docs_in")
-        self.counters.inc("bytes_in", size_in)
-        try:
-            result = self.core(doc)  # type: ignore[operator]
-        except Exception as error:  # noqa: BLE001 - any bug in a rule dead-letters one doc
-            result = error
-        # Stop the clock before yielding: fused downstream stages run inside the yield.
-        self.counters.inc("micros", int((time.perf_counter() - start) * 1e6))
-        if isinstance(result, Exception):
-            yield self._dead(doc, result)
-        else:
-            yield from self._route(doc, result)
-
-
-class BatchStageDoFn(_StageShell):
-    """Maps a batch core (vectorised work such as tokenizer encode); falls back per doc on error."""
-
-    def process(self, batch: list[Doc]) -> Iterable:
-        start = time.perf_counter()
-        PROGRESS.tick(self.stage, len(batch))
-        self.counters.inc("docs_in", len(batch))
-        self.counters.inc("bytes_in", sum(doc.size() for doc in batch))
-        try:
-            results = list(self.core(batch))  # type: ignore[operator]
-        except Exception:  # noqa: BLE001 - isolate the bad document
-            results = []
-            for doc in batch:
-                try:
-                    results.extend(self.core([doc]))  # type: ignore[operator]
-                except Exception as error:  # noqa: BLE001
-                    results.append(error)
-        self.counters.inc("micros", int((time.perf_counter() - start) * 1e6))
-        for doc, result in zip(batch, results):
-            if isinstance(result, BaseException):
-                yield self._dead(doc, result)
-            else:
-                yield from self._route(doc, result)
-
-
-def run_stage(docs: beam.PCollection, stage: str, factory: CoreFactory,
-              batch_size: int | None = None) -> StageOutputs:
-    """Apply a core to every document; returns (kept, rejected, dead_letter)."""
-    if batch_size:
-        batches = docs | f"{stage}/batch" >> beam.BatchElements(
-            min_batch_size=1, max_batch_size=batch_size)
-        fn: beam.DoFn = BatchStageDoFn(stage, factory)
-        source = batches
-    else:
-        fn = StageDoFn(stage, factory)
-        source = docs
-    outputs = source | f"{stage}/apply" >> beam.ParDo(fn).with_outputs(
-        REJECTED, DEAD_LETTER, main=KEPT)
-    return StageOutputs(outputs[KEPT], outputs[REJECTED], outputs[DEAD_LETTER])
-
-
-class PerDocumentStage(beam.PTransform):
-    """A stage whose whole graph is :func:`run_stage` over one per-document core.
-
-    Subclasses set ``stage_name`` and ``core_factory`` (``config -> core``, a module-level
-    function so it pickles); the factory runs in ``DoFn.setup``, once per worker.
-    """
-
-    stage_name: str
-    core_factory: Callable[..., Core]
-
-    def __init__(self, config: object, context: object) -> None:
-        super().__init__()
-        self.config = config
-
-    def expand(self, docs: beam.PCollection) -> StageOutputs:
-        return run_stage(docs, self.stage_name, partial(type(self).core_factory, self.config))
-
-
-class TaggedGroup(beam.PTransform):
-    """{tag: PCollection of (key, value)} -> (key, re-iterable of (tag, value)).
-
-    Beam's CoGroupByKey copies each key's values into lists; a hot key (a text copied a
-    million times, a common phrase in a million documents) would then sit in one worker's
-    memory. A plain GroupByKey result streams
-    and can be iterated again, which is all the two-pass consumers here need.
-    """
-
-    def expand(self, pcolls: dict[str, beam.PCollection]) -> beam.PCollection:
-        tagged = [pcoll | f"tag {tag}" >> beam.MapTuple(lambda k, v, t=tag: (k, (t, v)))
-                  for tag, pcoll in pcolls.items()]
-        return tagged | "flatten" >> beam.Flatten() | "group" >> beam.GroupByKey()
-
-
-class Tagged:
-    """The values of one tag in a grouped iterable, re-iterable like the group itself."""
-
-    def __init__(self, group: Iterable[tuple[str, Any]], tag: str) -> None:
-        self.group, self.tag = group, tag
-
-    def __iter__(self) -> Iterator[Any]:
-        return (value for tag, value in self.group if tag == self.tag)
+__all__ = ["Channel", "Core", "DecideInputs", "Decisions", "DocRef", "Drop", "RunContext",
+           "Stage", "TwoPass", "Verdict", "dead_letter", "make_rejected", "unwrap"]

@@ -17,24 +17,18 @@ Both feed the same apply step and give the same output. See docs/decontaminate.m
 """
 from __future__ import annotations
 
-import logging
-
-import time
+import threading
 from collections import Counter
-from typing import Any, Iterable, Iterator, Literal, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple
 
 import apache_beam as beam
-import numpy as np
 import xxhash
-from apache_beam.pvalue import TaggedOutput
 from pydantic import Field, model_validator
 
 from stages import ngrams
-from stages.base import (DEAD_LETTER, KEPT, REJECTED, StageCounters, StageOutputs, Tagged,
-                         TaggedGroup, make_rejected)
+from stages.base import Channel, DecideInputs, Decisions, DocRef, RunContext, Stage, TwoPass
 from stages.benchmarks import BenchmarkSource, load_items
-from stages.progress import PROGRESS
-from stages.record import DeadLetter, Doc, Drop
+from stages.record import Doc, Drop, Verdict
 from stages.settings import StageSection
 
 STAGE = "decontaminate"
@@ -195,196 +189,81 @@ def decontaminate_text(text: str, index: ngrams.NgramIndex, config: Config,
     return apply_hits(text, matches, config)
 
 
-# ------------------------------------------------------------------ Beam shell ------------
+# ------------------------------------------------------------------ stage shell -----------
 
-class DocStats(NamedTuple):
-    """Per document, per benchmark: touched, dropped, characters and words removed."""
-
-    bench: int
-    touched: int
-    dropped: int
-    chars: int
-    words: int
+_INDEXES: dict[tuple[str, int], ngrams.NgramIndex] = {}
+_INDEX_LOCK = threading.Lock()
 
 
-def doc_key(doc: Doc) -> str:
-    """Join key of a document (copies with equal keys receive the same hits, as they should)."""
-    return xxhash.xxh3_128_hexdigest(
-        "\x00".join((doc.source, doc.id, doc.url, doc.text or "")).encode("utf-8", "replace"))
+def load_index(config: Config, seed: int) -> ngrams.NgramIndex:
+    """The benchmark index, built once per process for a config (workers share it)."""
+    key = (config.model_dump_json(), seed)
+    with _INDEX_LOCK:
+        index = _INDEXES.get(key)
+        if index is None:
+            index = _INDEXES[key] = build_index(config, seed)
+        return index
 
 
-def _dead(counters: StageCounters, doc: Doc, error: BaseException) -> TaggedOutput:
-    counters.inc("dead_letter")
-    return TaggedOutput(DEAD_LETTER, DeadLetter.of(
-        doc.source, STAGE, error, (doc.text or "").encode("utf-8", "replace"), doc.id))
+def make_core(config: Config, context: RunContext, broadcast: Any = None
+              ) -> Callable[..., Any]:
+    """Per worker: the index; per document: find, then cut or drop. ``ignored`` (two-pass mode)
+    holds the common n-grams counted across the run that this document contains."""
+    index = load_index(config, context.seed)
+    names = tuple(source.name for source in config.benchmarks)
 
-
-class _ScanFn(beam.DoFn):
-    """Side-input path, pass 1: find matches with the per-worker index; emit (doc, matches)
-    and one (hash, 1) per distinct hit hash of the document (for the corpus-wide count)."""
-
-    def __init__(self, config: Config, seed: int, fingerprint: str) -> None:
-        self.config, self.seed, self.fingerprint = config, seed, fingerprint
-        self.index: ngrams.NgramIndex | None = None
-        self.counters = StageCounters(STAGE)
-
-    def setup(self) -> None:
-        self.index = build_index(self.config, self.seed)
-        if self.index.fingerprint() != self.fingerprint:
-            raise RuntimeError("benchmark files changed since the pipeline was built")
-
-    def process(self, doc: Doc) -> Iterator:
-        start = time.perf_counter()
-        PROGRESS.tick(STAGE)
-        self.counters.inc("docs_in")
-        self.counters.inc("bytes_in", doc.size())
-        try:
-            matches = find(doc.text, self.index) if doc.text else []  # type: ignore[arg-type]
-        except Exception as error:  # noqa: BLE001 - one bad document must not stop the run
-            yield _dead(self.counters, doc, error)
-            return
-        self.counters.inc("micros", int((time.perf_counter() - start) * 1e6))
-        for value in sorted({m.hash for m in matches}):
-            yield TaggedOutput(HITS, (value, 1))
-        yield doc, matches
-
-
-class _WindowsFn(beam.DoFn):
-    """Join path, pass 1: window hashes of a document keyed by hash (positions grouped): every
-    n-word window, and short-length windows only where they start like a short item."""
-
-    def __init__(self, n: int, lengths: tuple[int, ...], prefixes: dict, seed: int) -> None:
-        self.n, self.lengths, self.prefixes, self.seed = n, lengths, prefixes, hash_seed(seed)
-        self.counters = StageCounters(STAGE)
-
-    def process(self, doc: Doc) -> Iterator:
-        start = time.perf_counter()
-        PROGRESS.tick(STAGE)
-        self.counters.inc("docs_in")
-        self.counters.inc("bytes_in", doc.size())
-        key = doc_key(doc)
-        try:
-            words = ngrams.normalized_words(doc.text) if doc.text else []
-            emitted = []
-            candidates = ngrams.short_candidates(words, self.prefixes)
-            for length in self.lengths:
-                positions: dict[int, list[int]] = {}
-                if length in candidates:
-                    starts = candidates[length]
-                    grams = [ngrams.signed(ngrams.hash_gram(words[p:p + length], self.seed))
-                             for p in starts]
-                elif length == self.n or length < 2:
-                    grams = ngrams.window_hashes(words, length, self.seed).view(np.int64).tolist()
-                    starts = range(len(grams))
-                else:
-                    continue
-                for pos, value in zip(starts, grams):
-                    positions.setdefault(value, []).append(pos)
-                emitted.extend((value, (key, length, tuple(pos)))
-                               for value, pos in positions.items())
-        except Exception as error:  # noqa: BLE001
-            yield _dead(self.counters, doc, error)
-            return
-        self.counters.inc("micros", int((time.perf_counter() - start) * 1e6))
-        for element in emitted:
-            yield TaggedOutput(HITS, element)
-        yield key, doc
-
-
-def join_hits(item: tuple[int, Iterable[tuple[str, Any]]], max_matches: int) -> Iterator:
-    """Join path: at one n-gram hash, its benchmark items and the documents containing it.
-
-    Buffers at most max_matches + 1 documents; a hash in more documents is a common phrase.
-    """
-    value, group = item
-    refs = tuple(sorted(set(Tagged(group, "bench"))))
-    if not refs:
-        return
-    buffered, count = [], 0
-    for entry in Tagged(group, "doc"):
-        count += 1
-        if count <= max_matches:
-            buffered.append(entry)
-    if not count:
-        return
-    yield TaggedOutput(HITS, 1)
-    if count > max_matches:
-        yield TaggedOutput(IGNORED, (value, count))
-        return
-    for key, length, positions in buffered:
-        yield key, (value, length, positions, refs)
-
-
-def matches_from_join(item: tuple[str, Iterable[tuple[str, Any]]]) -> Iterator[tuple[Doc, list[Match]]]:
-    """Join path: a document and the hits joined to it -> (doc, matches) as pass 1 gives."""
-    _, group = item
-    hits = sorted(Tagged(group, "hits"))
-    for doc in Tagged(group, "doc"):
-        matches = []
-        if hits:
-            words = ngrams.normalize(doc.text or "")
-            for value, length, positions, refs in hits:
-                benches = tuple(sorted({b for b, _ in refs}))
-                for pos in positions:
-                    matches.append(Match(words.starts[pos], words.ends[pos + length - 1], value,
-                                         benches, refs,
-                                         " ".join(words.words[pos:pos + length])))
-        matches.sort()
-        yield doc, matches
-
-
-class _ApplyFn(beam.DoFn):
-    """Pass 2: drop ignored (common) n-grams, then cut or drop; emit report records."""
-
-    def __init__(self, config: Config, bench_names: tuple[str, ...]) -> None:
-        self.config, self.bench_names = config, bench_names
-        self.examples = config.examples_per_benchmark
-        self.counters = StageCounters(STAGE)
-
-    def process(self, element: tuple[Doc, list[Match]], ignored: dict[int, int] | None = None
-                ) -> Iterator:
-        doc, matches = element
-        start = time.perf_counter()
+    def core(doc: Doc, ignored: frozenset[int] | None = None) -> Any:
+        text = doc.text
+        if not text:
+            return doc
+        matches = find(text, index)
         if ignored:
-            kept_matches = [m for m in matches if m.hash not in ignored]
-            if len(kept_matches) != len(matches):
-                self.counters.inc("ngrams_ignored_common", len(matches) - len(kept_matches))
-            matches = kept_matches
-        size = doc.size()
+            matches = [m for m in matches if m.hash not in ignored]
         if not matches:
-            self.counters.inc("micros", int((time.perf_counter() - start) * 1e6))
-            self.counters.inc("docs_out")
-            self.counters.inc("bytes_out", size)
-            yield doc
-            return
-        try:
-            text = doc.text or ""
-            outcome = apply_hits(text, matches, self.config)
-            records = list(self._records(text, matches, outcome))
-        except Exception as error:  # noqa: BLE001
-            yield _dead(self.counters, doc, error)
-            return
-        yield from records
-        self.counters.inc("docs_touched")
-        self.counters.inc("micros", int((time.perf_counter() - start) * 1e6))
+            return doc
+        outcome = apply_hits(text, matches, config)
+        info = (text, matches, outcome)
         if outcome.drop is not None:
-            self.counters.inc("rejected")
-            self.counters.inc(REASON)
-            yield TaggedOutput(REJECTED, make_rejected(doc, STAGE, outcome.drop))
-            return
-        self.counters.inc("chars_removed", outcome.chars_removed)
-        meta = dict(doc.meta)
-        meta["decontam"] = {self.bench_names[b]: n for b, n in sorted(outcome.per_bench.items())}
-        new = doc.replace(text=outcome.text, meta=meta)
-        self.counters.inc("docs_cut")
-        self.counters.inc("docs_out")
-        self.counters.inc("bytes_out", new.size())
-        yield new
+            return Verdict(outcome.drop, info)
+        meta = {**doc.meta, "decontam": {names[b]: n for b, n in sorted(outcome.per_bench.items())}}
+        return Verdict(doc.replace(text=outcome.text, meta=meta), info)
 
-    def _records(self, text: str, matches: list[Match], outcome: Outcome) -> Iterator:
-        """Report records: per benchmark, characters removed by that benchmark's own cuts."""
-        dropped = outcome.drop is not None
-        for bench in sorted(outcome.per_bench):
+    return core
+
+
+class ContaminationReport(beam.CombineFn):
+    """Per benchmark: documents touched/dropped, characters and words removed, dirty items,
+    a few example n-grams; and the distinct n-grams hit (bounded by the index, not the corpus)."""
+
+    def __init__(self, config: Config, context: RunContext) -> None:
+        self.config = config
+        builder = index_builder(config, context.seed, config.side_input_max_bytes)
+        if not builder.keep:
+            raise ValueError(f"decontaminate: the benchmark index needs {builder.nbytes} bytes, "
+                             f"over side_input_max_bytes={config.side_input_max_bytes}; every "
+                             "worker holds it, so raise the budget or split the benchmarks")
+        self.names = tuple(builder.bench_names)
+        c = config
+        self.static = {"index_path": "side_input", "mode": c.mode, "ngram": c.ngram,
+                       "min_item_words": c.min_item_words, "max_matches": c.max_matches,
+                       "chars_each_side": c.chars_each_side, "min_piece_chars": c.min_piece_chars,
+                       "max_splits": c.max_splits,
+                       "index": {"ngrams": builder.rows, "bytes": builder.nbytes,
+                                 "window_lengths": sorted(builder.lengths, reverse=True),
+                                 "budget_bytes": c.side_input_max_bytes},
+                       "tokens_removed_note": "unknown before tokenize; words_removed is given"}
+        self.index_stats = builder.stats
+
+    def create_accumulator(self) -> dict[str, Any]:
+        return {"stats": {}, "dirty": set(), "examples": {}, "hits": set()}
+
+    def add_input(self, acc: dict[str, Any], item: tuple[Doc, Any, Any]) -> dict[str, Any]:
+        _, outcome, info = item
+        if info is None:
+            return acc
+        text, matches, result = info
+        dropped = result.drop is not None
+        for bench in sorted(result.per_bench):
             own = [m for m in matches if bench in m.benches]
             if dropped:
                 chars, words = len(text), len(text.split())
@@ -393,176 +272,90 @@ class _ApplyFn(beam.DoFn):
                                       self.config.chars_each_side)
                 chars = sum(hi - lo for lo, hi in regions)
                 words = sum(len(text[lo:hi].split()) for lo, hi in regions)
-            yield TaggedOutput(STATS, DocStats(bench, 1, int(dropped), chars, words))
-            for m in sorted(own, key=lambda m: m.hash)[:self.examples]:
-                yield TaggedOutput(EXAMPLES, (bench, (m.hash, m.text)))
+            row = acc["stats"].setdefault(bench, [0, 0, 0, 0])
+            for i, value in enumerate((1, int(dropped), chars, words)):
+                row[i] += value
+            examples = acc["examples"].setdefault(bench, [])
+            examples.extend((m.hash, m.text) for m in own)
+            acc["examples"][bench] = sorted(set(examples))[:self.config.examples_per_benchmark]
         for m in matches:
-            for pair in m.items:
-                yield TaggedOutput(DIRTY, pair)
-
-
-class _SumStatsFn(beam.CombineFn):
-    """DocStats -> {bench: [touched, dropped, chars, words]}."""
-
-    def create_accumulator(self) -> dict:
-        return {}
-
-    def add_input(self, acc: dict, s: DocStats) -> dict:
-        row = acc.setdefault(s.bench, [0, 0, 0, 0])
-        for i, v in enumerate((s.touched, s.dropped, s.chars, s.words)):
-            row[i] += v
+            acc["hits"].add(m.hash)
+            acc["dirty"].update(m.items)
         return acc
 
-    def merge_accumulators(self, accs: Iterable[dict]) -> dict:
-        out: dict = {}
+    def merge_accumulators(self, accs: Iterable[dict[str, Any]]) -> dict[str, Any]:
+        out = self.create_accumulator()
         for acc in accs:
-            for bench, row in acc.items():
-                total = out.setdefault(bench, [0, 0, 0, 0])
-                for i, v in enumerate(row):
-                    total[i] += v
+            for bench, row in acc["stats"].items():
+                total = out["stats"].setdefault(bench, [0, 0, 0, 0])
+                for i, value in enumerate(row):
+                    total[i] += value
+            for bench, examples in acc["examples"].items():
+                merged = set(out["examples"].get(bench, [])) | set(examples)
+                out["examples"][bench] = sorted(merged)[:self.config.examples_per_benchmark]
+            out["dirty"] |= acc["dirty"]
+            out["hits"] |= acc["hits"]
         return out
 
-    def extract_output(self, acc: dict) -> dict:
-        return acc
+    def extract_output(self, acc: dict[str, Any]) -> dict[str, Any]:
+        dirty = Counter(bench for bench, _ in acc["dirty"])
+        table = {}
+        for bench, name in enumerate(self.names):
+            row = acc["stats"].get(bench, [0, 0, 0, 0])
+            table[name] = {**self.index_stats[name], "dirty_items": dirty.get(bench, 0),
+                           "docs_touched": row[0], "docs_dropped": row[1],
+                           "chars_removed": row[2], "words_removed": row[3],
+                           "tokens_removed": None,
+                           "examples": [text for _, text in acc["examples"].get(bench, [])]}
+        return {**self.static, "hit_ngrams": len(acc["hits"]), "ignored_common_ngrams": 0,
+                "benchmarks": table}
 
 
-def build_report(_: Any, static: dict[str, Any], stats: dict, dirty: list[tuple[int, int]],
-                 examples: list[tuple[int, list]], ignored_count: int,
-                 hit_ngrams: int) -> dict[str, Any]:
-    """The one-dict ``contamination`` report (keys documented in docs/decontaminate.md)."""
-    dirty_by = dict(dirty)
-    examples_by = dict(examples)
-    table = {}
-    for bench, name in enumerate(static["benchmarks_order"]):
-        row = stats.get(bench, [0, 0, 0, 0])
-        table[name] = {**static["index_stats"][name],
-                       "dirty_items": dirty_by.get(bench, 0),
-                       "docs_touched": row[0], "docs_dropped": row[1],
-                       "chars_removed": row[2], "words_removed": row[3],
-                       "tokens_removed": None,
-                       "examples": [text for _, text in sorted(examples_by.get(bench, []))]}
-    report = {k: v for k, v in static.items() if k not in ("index_stats", "benchmarks_order")}
-    report["hit_ngrams"] = hit_ngrams
-    report["ignored_common_ngrams"] = ignored_count
-    report["benchmarks"] = table
-    return report
+# Two-pass mode (``max_matches`` set): GPT-3's corpus-wide cutoff for common phrases.
+
+def make_prepare(config: Config, context: RunContext) -> Callable[[Doc, DocRef], list]:
+    index = load_index(config, context.seed)
+
+    def prepare(doc: Doc, ref: DocRef) -> list[tuple[str, bytes, Any]]:
+        if not doc.text:
+            return []
+        hashes = sorted({m.hash for m in find(doc.text, index)})
+        return [("hits", value.to_bytes(8, "big", signed=True), ref) for value in hashes]
+
+    return prepare
 
 
-def markdown_table(report: dict[str, Any]) -> str:
-    """The per-benchmark table as Markdown (for the run report)."""
-    cols = ("items", "items_indexed", "dirty_items", "docs_touched", "docs_dropped",
-            "chars_removed", "words_removed")
-    lines = ["| benchmark | " + " | ".join(cols) + " | examples |",
-             "|---|" + "---:|" * len(cols) + "---|"]
-    for name, row in report["benchmarks"].items():
-        examples = "; ".join(f"`{e}`" for e in row["examples"][:3])
-        lines.append(f"| {name} | " + " | ".join(str(row[c]) for c in cols) + f" | {examples} |")
-    index = report["index"]
-    lines.append(f"\nindex path: {report['index_path']}; {index['ngrams']} n-grams, "
-                 f"{index['bytes']} bytes; mode "
-                 f"{report['mode']}; common n-grams ignored: {report['ignored_common_ngrams']}")
-    return "\n".join(lines)
+def decide(config: Config, context: RunContext, inputs: DecideInputs) -> Decisions:
+    """n-grams found in more than ``max_matches`` documents of this run are common phrases: each
+    such document gets the set of them to ignore."""
+    common = inputs.groups["hits"](min_size=config.max_matches + 1, label="common ngrams")
+    per_doc = (common
+               | "to documents" >> beam.FlatMap(
+                   lambda item: [(ref, int.from_bytes(item[0], "big", signed=True))
+                                 for ref in item[1]])
+               | "by document" >> beam.GroupByKey()
+               | "ignored set" >> beam.MapTuple(lambda ref, hashes: (ref, frozenset(hashes))))
+    ignored = (common
+               | "count common" >> beam.combiners.Count.Globally()
+               | "common report" >> beam.Map(lambda n: {"ignored_common_ngrams": n}))
+    return Decisions(per_doc=per_doc, reports={"common": ignored})
 
 
-class Stage(beam.PTransform):
-    def __init__(self, config: Config, context: Any) -> None:
-        super().__init__()
-        self.config = config
-        self.seed = int(context.seed)
-        budget = None if config.index == "side_input" else (
-            0 if config.index == "join" else config.side_input_max_bytes)
-        started = time.perf_counter()
-        # One pass over the benchmarks: the index is kept while it fits the budget, else the
-        # builder only counts (its size decides the path and goes into the report).
-        builder = index_builder(config, self.seed, budget)
-        self.path = "side_input" if builder.keep else "join"
-        index = builder.build() if builder.keep else None
-        # Logged, not reported: the report is part of summary.json, which reruns must reproduce.
-        self.build_seconds = round(time.perf_counter() - started, 3)
-        logging.getLogger("pipeline").info("decontaminate: %s index of %d n-grams (%d bytes) "
-                                           "built in %.3f s", "side-input" if builder.keep else
-                                           "join", builder.rows, builder.nbytes, self.build_seconds)
-        self.index_bytes = builder.nbytes
-        self.index_ngrams = builder.rows
-        self.fingerprint = index.fingerprint() if index is not None else ""
-        self.index_stats = builder.stats
-        self.bench_names = tuple(builder.bench_names)
-        self.lengths = tuple(sorted(builder.lengths, reverse=True))
-        self.short_prefixes = builder.frozen_prefixes()
+def _two_pass(config: Config) -> TwoPass | None:
+    if config.max_matches is None:
+        return None
+    return TwoPass(channels=(Channel("hits", "grouped", key_bytes=8),),
+                   make_prepare=make_prepare, decide=decide)
 
-    def static_report(self) -> dict[str, Any]:
-        c = self.config
-        return {"index_path": self.path, "mode": c.mode, "ngram": c.ngram,
-                "min_item_words": c.min_item_words, "max_matches": c.max_matches,
-                "chars_each_side": c.chars_each_side, "min_piece_chars": c.min_piece_chars,
-                "max_splits": c.max_splits,
-                "index": {"ngrams": self.index_ngrams, "bytes": self.index_bytes,
-                          "window_lengths": list(self.lengths),
-                          "budget_bytes": c.side_input_max_bytes},
-                "tokens_removed_note": "unknown before tokenize; words_removed is given",
-                "index_stats": self.index_stats, "benchmarks_order": list(self.bench_names)}
 
-    def _side_input(self, docs: beam.PCollection) -> tuple:
-        """(doc, matches), ignored hashes, hit-ngram count, dead letters."""
-        scanned = docs | "scan" >> beam.ParDo(
-            _ScanFn(self.config, self.seed, self.fingerprint)).with_outputs(
-            HITS, DEAD_LETTER, main="docs")
-        counts = scanned[HITS] | "docs per ngram" >> beam.CombinePerKey(sum)
-        ignored = counts | "common ngrams" >> beam.Filter(
-            lambda kv, limit: kv[1] > limit, self.config.max_matches)
-        hit_ngrams = counts | "count hit ngrams" >> beam.combiners.Count.Globally()
-        return scanned.docs, ignored, hit_ngrams, scanned[DEAD_LETTER]
+def finalize_reports(reports: dict[str, Any]) -> dict[str, Any]:
+    common = reports.pop("common", None)
+    if common is not None and "contamination" in reports:
+        reports["contamination"]["ignored_common_ngrams"] = common["ignored_common_ngrams"]
+    return reports
 
-    def _join(self, docs: beam.PCollection) -> tuple:
-        """Shuffle join: document window hashes grouped with benchmark n-grams (TaggedGroup)."""
-        config, seed = self.config, self.seed
-        bench_grams = (docs.pipeline
-                       | "benchmark sources" >> beam.Create(list(range(len(config.benchmarks))))
-                       | "benchmark ngrams" >> beam.FlatMap(
-                           lambda bench: source_grams(config, seed, bench)))
-        windows = docs | "windows" >> beam.ParDo(
-            _WindowsFn(config.ngram, self.lengths, self.short_prefixes, seed)).with_outputs(
-            HITS, DEAD_LETTER, main="docs")
-        joined = ({"bench": bench_grams, "doc": windows[HITS]}
-                  | "join ngrams" >> TaggedGroup()
-                  | "hits" >> beam.FlatMap(join_hits, config.max_matches).with_outputs(
-                      HITS, IGNORED, main="doc_hits"))
-        hit_ngrams = joined[HITS] | "count hit ngrams" >> beam.combiners.Count.Globally()
-        with_matches = ({"doc": windows.docs, "hits": joined.doc_hits}
-                        | "hits to docs" >> TaggedGroup()
-                        | "matches" >> beam.FlatMap(matches_from_join))
-        return with_matches, joined[IGNORED], hit_ngrams, windows[DEAD_LETTER]
 
-    def expand(self, docs: beam.PCollection) -> StageOutputs:
-        config = self.config
-        pipeline = docs.pipeline
-        side = beam.pvalue
-        if self.path == "side_input":
-            with_matches, ignored, hit_ngrams, dead = self._side_input(docs)
-            apply_args: tuple = (side.AsDict(ignored),)
-        else:
-            with_matches, ignored, hit_ngrams, dead = self._join(docs)
-            apply_args = ()  # common n-grams were already left out in the join
-        applied = with_matches | "apply" >> beam.ParDo(
-            _ApplyFn(config, self.bench_names), *apply_args).with_outputs(
-            REJECTED, DEAD_LETTER, STATS, DIRTY, EXAMPLES, main=KEPT)
-        stats = applied[STATS] | "bench stats" >> beam.CombineGlobally(_SumStatsFn())
-        dirty = (applied[DIRTY]
-                 | "distinct dirty" >> beam.Distinct()
-                 | "dirty bench" >> beam.Map(lambda pair: (pair[0], 1))
-                 | "dirty per bench" >> beam.CombinePerKey(sum))
-        examples = (applied[EXAMPLES]
-                    | "distinct examples" >> beam.Distinct()
-                    | "examples per bench" >> beam.combiners.Top.SmallestPerKey(
-                        max(config.examples_per_benchmark, 1)))
-        report = (pipeline
-                  | "report seed" >> beam.Create([None])
-                  | "report" >> beam.Map(build_report, self.static_report(),
-                                         side.AsSingleton(stats), side.AsList(dirty),
-                                         side.AsList(examples),
-                                         side.AsSingleton(ignored | "count ignored ngrams"
-                                                          >> beam.combiners.Count.Globally()),
-                                         side.AsSingleton(hit_ngrams)))
-        dead_all = (dead, applied[DEAD_LETTER]) | "dead letters" >> beam.Flatten()
-        return StageOutputs(applied[KEPT], applied[REJECTED], dead_all,
-                            {"contamination": report})
+SPEC = Stage(name=STAGE, reasons=(REASON,), make_core=make_core,
+             reads=frozenset({"text"}), writes=frozenset({"text", "meta"}),
+             two_pass=_two_pass, report=ContaminationReport, report_name="contamination",
+             finalize_reports=finalize_reports)

@@ -1,45 +1,44 @@
-"""dedup: exact duplicates, then MinHash-LSH near duplicates, clustered in Beam.
+"""dedup: exact duplicates, then MinHash-LSH near duplicates, decided over keys only.
 
-The recipe (Gopher order: exact first, then near; docs/dedup.md has the costs):
+The recipe (Gopher order: exact first, then near; docs/dedup.md has the costs). Documents never
+cross a shuffle: the stage is two-pass (:class:`stages.base.TwoPass`).
 
-1. ``prepare`` (per document, fused with the previous stage): normalise the text, hash it to a
-   128-bit *text key* (the exact-duplicate key), shingle it, MinHash it, cut band keys.
-2. Exact: documents sharing a text key are one *node*; the node's best document by the survivor
-   rule is chosen twice from the same total order - once in a combiner (for clustering), once
-   at the end (for the decision) - so both agree without another join.
-3. Near: each node's band keys are grouped; a bucket yields candidate edges (every pair in a
-   small bucket, a star to the bucket's minimum in a large one, so no bucket is quadratic).
-4. Verification: an edge is kept only if the two nodes' Jaccard (signature estimate, or exact
-   over shingles) clears ``threshold``.
-5. Connected components over verified edges (stages/components.py), then one GroupByKey per
-   cluster picks the survivor node: node order *is* the survivor order, so the cluster minimum
-   is the best document of the cluster.
-6. Join: documents (keyed by text key) meet their node's cluster in one GroupByKey (streamed,
-   see ``TaggedGroup``); this is the only shuffle that carries text.
+1. ``prepare`` (per document, in the per-file pass): normalise the text, hash it to a 128-bit
+   *text key* (the exact-duplicate key), shingle it, MinHash it, cut band keys; write one
+   ``exact`` record (rank, where the document is) and one ``bands`` record per band to key
+   files (:mod:`pipeline.keys`).
+2. Near: LSH buckets with two or more texts (read per key partition, never shuffled) yield
+   candidate pairs - every pair in a small bucket, a star to the bucket's minimum in a large
+   one, so no bucket is quadratic.
+3. Verification: only the documents in candidate pairs are read back; a pair is kept if the
+   two texts' Jaccard (exact over shingles, or the signature estimate) clears ``threshold``.
+4. Connected components over verified pairs (stages/components.py); node order *is* the
+   survivor order, so the cluster minimum is the best text of the cluster.
+5. Exact: each text key with two or more documents, or in a cluster, decides its documents
+   (:func:`decide_group`): its best document survives exact dedup and is removed as a near
+   duplicate if another text survives its cluster. Decisions go back to their documents'
+   files; ``apply`` drops or keeps each document in the next pass.
 
-Shuffled keys are text keys (content hashes) and node refs ``(rank..., id, text key)``, so two
-different documents with the same id are never merged, and identical ones always are.
+Keys are text keys (content hashes) and node refs ``(rank..., id, text key)``, so two different
+documents with the same id are never merged, and identical ones always are.
 """
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Literal, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import apache_beam as beam
+import numpy as np
 import xxhash
-from apache_beam.pvalue import TaggedOutput
 from pydantic import Field, model_validator
 
 from stages import minhash
-from stages.base import (DEAD_LETTER, KEPT, REJECTED, StageCounters, StageOutputs, Tagged,
-                         TaggedGroup, make_rejected)
+from stages.base import Channel, DecideInputs, Decisions, DocRef, RunContext, Stage, TwoPass
 from stages.components import ConnectedComponents
-from stages.progress import PROGRESS
-from stages.record import DeadLetter, Doc, Drop
+from stages.record import Doc, Drop
 from stages.settings import StageSection
 
 STAGE = "dedup"
@@ -164,7 +163,6 @@ class Prepared(NamedTuple):
     node: bytes                 # text key: 16-byte digest of the normalised text (+ URL)
     rank: tuple                 # doc_rank of this document
     bands: list[bytes] | None   # LSH band keys (None: near dedup off or no shingles)
-    payload: bytes | None       # what verification compares (None: verify none / no shingles)
 
 
 class Preparer:
@@ -177,12 +175,14 @@ class Preparer:
         self.hasher = minhash.MinHasher(config.num_perm, seed) if config.near else None
         self.char_langs = config.char_langs()
 
+    def _units(self, doc: Doc) -> tuple[bool, np.ndarray]:
+        char_mode = uses_char_shingles(doc.lang, self.char_langs)
+        return char_mode, minhash.normalized_units(doc.text or "", char_mode, self.config.map_digits)
+
     def prepare(self, doc: Doc) -> Prepared:
         config = self.config
-        text = doc.text or ""
         rank = rank_of(doc, config.survivor)
-        char_mode = uses_char_shingles(doc.lang, self.char_langs)
-        units = minhash.normalized_units(text, char_mode, config.map_digits)
+        char_mode, units = self._units(doc)
         if not config.exact:  # every record is its own node; only byte-identical records merge
             extra = b"record\0" + repr(rank).encode("utf-8", "surrogatepass")
         elif config.exact_include_url:
@@ -190,17 +190,21 @@ class Preparer:
         else:
             extra = b""
         node = minhash.content_digest(units, char_mode, extra)
-        bands = payload = None
+        bands = None
         if self.hasher is not None:
             shingles = minhash.shingle_hashes(units, char_mode, self.spec)
             if shingles.size:
-                signature = self.hasher.signature(shingles)
-                bands = minhash.band_keys(signature, self.bands, self.rows)
-                if config.verify == "signature":
-                    payload = minhash.signature_payload(signature)
-                elif config.verify == "shingles":
-                    payload = minhash.shingle_payload(shingles)
-        return Prepared(node, rank, bands, payload)
+                bands = minhash.band_keys(self.hasher.signature(shingles), self.bands, self.rows)
+        return Prepared(node, rank, bands)
+
+    def payload(self, doc: Doc) -> bytes:
+        """What verification compares for a candidate pair's document: computed again from its
+        text, only for the few documents in candidate pairs (not carried for every document)."""
+        char_mode, units = self._units(doc)
+        shingles = minhash.shingle_hashes(units, char_mode, self.spec)
+        if self.config.verify == "signature":
+            return minhash.signature_payload(self.hasher.signature(shingles))
+        return minhash.shingle_payload(shingles)
 
 
 def bucket_edges(members: Iterable[tuple], clique_max: int) -> Iterator[tuple[tuple, tuple]]:
@@ -256,25 +260,21 @@ def rank_of(doc: Doc, rule: str) -> tuple:
                     xxhash.xxh3_64_intdigest(raw))
 
 
-def decide_node(node: bytes, docs: Iterable[Doc], cluster: Cluster | None, rule: str,
-                threshold: float) -> Iterator[Decision]:
-    """Decisions for all documents of one text key, streamed (two passes over ``docs``, which
-    must be re-iterable in the same order - a GroupByKey result is).
+def decide_group(node: bytes, members: Sequence[tuple[tuple, Any]], cluster: Cluster | None,
+                 rule: str, threshold: float) -> Iterator[tuple[Any, Drop | None, dict]]:
+    """(handle, drop or None, meta) for every document of one text key.
 
-    The best document by ``rule`` survives exact dedup; it is then removed as a near duplicate
-    if its node is in a cluster whose survivor is another node. Every document of a group of
-    two or more gets ``meta["dedup"]``: the cluster that decided it, the survivor it was
-    removed in favour of (itself if kept) and the document kept for the whole cluster.
+    ``members`` are (rank, handle) pairs, ``rank`` from :func:`doc_rank`. The best document by
+    ``rule`` survives exact dedup; it is then removed as a near duplicate if its node is in a
+    cluster whose survivor is another node. Every document gets ``meta``: the cluster that
+    decided it, the survivor it was removed in favour of (itself if kept) and the document
+    kept for the whole cluster.
     """
-    best: tuple | None = None
-    best_index = count = 0
-    for index, doc in enumerate(docs):
-        count += 1
-        rank = rank_of(doc, rule)
-        if best is None or rank < best:
-            best, best_index = rank, index
-    if best is None:
+    if not members:
         return
+    best_index = min(range(len(members)), key=lambda index: members[index][0])
+    best = members[best_index][0]
+    count = len(members)
     exact_id = best[_PRIMARY[rule]]
     near_removed = cluster is not None and cluster.survivor[-1] != node
     kept_id = ref_id(cluster.survivor, rule) if near_removed else exact_id
@@ -282,27 +282,23 @@ def decide_node(node: bytes, docs: Iterable[Doc], cluster: Cluster | None, rule:
                             "near_cluster": cluster.survivor[-1].hex() if cluster else None,
                             "near_cluster_size": cluster.size if cluster else None,
                             "kept": kept_id}
-    grouped = count > 1 or cluster is not None
-    for index, doc in enumerate(docs):
-        if index == best_index:  # the first document of the best rank (pass 1's strict <)
+    for index, (rank, handle) in enumerate(members):
+        doc_id = rank[_PRIMARY[rule]]
+        if index == best_index:  # the first document of the best rank
             if near_removed:
                 survivor = kept_id
                 drop: Drop | None = Drop(NEAR, f"near copy of {survivor} (cluster of "
                                                f"{cluster.size} texts, Jaccard >= {threshold})")
                 label = f"near:{info['near_cluster']}"
             else:
-                survivor, drop = doc.id, None
+                survivor, drop = doc_id, None
                 label = f"near:{info['near_cluster']}" if cluster else f"exact:{node.hex()}"
         else:
             survivor = exact_id
             drop = Drop(EXACT, f"exact copy of {survivor} ({count} documents with this "
                                "normalised text)")
             label = f"exact:{node.hex()}"
-        if grouped:
-            meta = dict(doc.meta)
-            meta["dedup"] = {**info, "cluster": label, "survivor": survivor}
-            doc = doc.replace(meta=meta)
-        yield Decision(doc, drop)
+        yield handle, drop, {**info, "cluster": label, "survivor": survivor}
 
 
 def cluster_members(item: tuple[tuple, Iterable[tuple]]) -> Iterator[tuple[bytes, Cluster]]:
@@ -319,173 +315,126 @@ def cluster_members(item: tuple[tuple, Iterable[tuple]]) -> Iterator[tuple[bytes
         yield ref[-1], cluster
 
 
-# ---------------------------------------------------------------- Beam shell ---------------
+def bucket_nodes(members: Iterable[tuple[tuple, DocRef]]) -> list[tuple[tuple, DocRef]]:
+    """One LSH bucket's documents -> one (node ref, document) per text: every copy of a text
+    shares all its band keys, so all of them are in the bucket, and the minimum is the same
+    text-wide choice in every bucket (the text's best document and a fixed copy to read)."""
+    best: dict[bytes, tuple[tuple, DocRef]] = {}
+    for item in members:
+        node = item[0][-1]
+        if node not in best or item < best[node]:
+            best[node] = item
+    return sorted(best.values())
 
-NODES, PAYLOADS, NO_TEXT, STATS, CLUSTER_DOCS = "nodes", "payloads", "no_text", "stats", "cluster_docs"
+
+# ---------------------------------------------------------------- two-pass shell -----------
+
+CHANNELS = (Channel("exact", "grouped", key_bytes=16), Channel("bands", "grouped", key_bytes=10))
 
 
-class _PrepareFn(beam.DoFn):
+def make_prepare(config: Config, context: RunContext) -> Callable[[Doc, DocRef], list]:
+    """Per worker: documents -> one exact-key record and one record per LSH band."""
+    preparer = Preparer(config, context.seed)
+    rule = config.survivor
+
+    def prepare(doc: Doc, ref: DocRef) -> list[tuple[str, bytes, Any]]:
+        if doc.text is None:  # nothing to compare (extract off and an HTML record)
+            return []
+        prepared = preparer.prepare(doc)
+        nbytes = len(doc.text.encode("utf-8", "surrogatepass"))
+        out: list[tuple[str, bytes, Any]] = [("exact", prepared.node,
+                                              (prepared.rank, ref, nbytes))]
+        if prepared.bands:
+            nref = node_ref(prepared.rank, rule, prepared.node)
+            out.extend(("bands", key, (nref, ref)) for key in prepared.bands)
+        return out
+
+    return prepare
+
+
+def _candidates(item: tuple[bytes, list, Any], clique_max: int) -> Iterator:
+    _, members, _ = item
+    return bucket_edges(bucket_nodes(members), clique_max)
+
+
+def _edge_ends(edge: tuple) -> Iterator[tuple[DocRef, tuple]]:
+    yield edge[0][1], (edge, 0)
+    yield edge[1][1], (edge, 1)
+
+
+class _PayloadFn(beam.DoFn):
+    """(DocRef, Doc) -> (DocRef, verification payload), MinHash state built once per worker."""
+
     def __init__(self, config: Config, seed: int) -> None:
         self.config, self.seed = config, seed
-        self.counters = StageCounters(STAGE)
         self.preparer: Preparer | None = None
 
     def setup(self) -> None:
         self.preparer = Preparer(self.config, self.seed)
 
-    def process(self, doc: Doc) -> Iterator:
-        start = time.perf_counter()
-        PROGRESS.tick(STAGE)
-        size = doc.size()
-        self.counters.inc("docs_in")
-        self.counters.inc("bytes_in", size)
-        if doc.text is None:  # nothing to compare (extract off and an HTML record): pass through
-            self.counters.inc("no_text")
-            self.counters.inc("docs_out")
-            self.counters.inc("bytes_out", size)
-            yield TaggedOutput(NO_TEXT, doc)
-            return
-        try:
-            prepared = self.preparer.prepare(doc)  # type: ignore[union-attr]
-        except Exception as error:  # noqa: BLE001 - one bad document never fails the run
-            self.counters.inc("dead_letter")
-            yield TaggedOutput(DEAD_LETTER, DeadLetter.of(
-                doc.source, STAGE, error, (doc.text or "").encode("utf-8", "replace"), doc.id))
-            return
-        finally:
-            self.counters.inc("micros", int((time.perf_counter() - start) * 1e6))
-        yield prepared.node, doc
-        if prepared.bands:
-            yield TaggedOutput(NODES, (prepared.node, (prepared.rank, prepared.bands)))
-        if prepared.payload is not None:
-            yield TaggedOutput(PAYLOADS, (prepared.node, prepared.payload))
+    def process(self, item: tuple[DocRef, Doc]) -> Iterator:
+        ref, doc = item
+        yield ref, self.preparer.payload(doc)
 
 
-def _band_elements(item: tuple[bytes, tuple[tuple, list[bytes]]], rule: str) -> Iterator:
-    node, (rank, bands) = item
-    ref = node_ref(rank, rule, node)
-    for key in bands:
-        yield key, ref
-
-
-def _bucket_edges(item: tuple[bytes, Iterable[tuple]], clique_max: int) -> Iterator:
-    return bucket_edges(item[1], clique_max)
-
-
-def _edge_ends(edge: tuple[tuple, tuple]) -> Iterator:
-    yield edge[0][-1], (edge, 0)
-    yield edge[1][-1], (edge, 1)
-
-
-def _edge_halves(item: tuple[bytes, Iterable[tuple[str, Any]]]) -> Iterator:
-    """At a node: its payload (every copy of the text carries the same one) to each edge it
-    is an end of."""
+def _edge_halves(item: tuple[DocRef, dict]) -> Iterator[tuple[tuple, tuple[int, bytes]]]:
     _, group = item
-    payload = next(iter(Tagged(group, "payload")), None)
-    if payload is None:
+    for payload in group["payload"][:1]:
+        for edge, side in group["edge"]:
+            yield edge, (side, payload)
+
+
+def _verified(item: tuple[tuple, Iterable[tuple[int, bytes]]], mode: str,
+              threshold: float) -> Iterator[tuple[tuple, tuple]]:
+    edge, halves = item
+    sides: dict[int, bytes] = {}
+    for side, payload in halves:
+        sides.setdefault(side, payload)
+    if len(sides) < 2:
         return
-    for edge, side in Tagged(group, "edge"):
-        yield edge, (side, payload)
+    similarity = (minhash.estimated_jaccard if mode == "signature"
+                  else minhash.exact_jaccard)(sides[0], sides[1])
+    if similarity >= threshold:
+        yield edge[0][0], edge[1][0]
 
 
-class _VerifyFn(beam.DoFn):
-    def __init__(self, mode: str, threshold: float) -> None:
-        self.mode, self.threshold = mode, threshold
-        self.counters = StageCounters(STAGE)
-
-    def process(self, item: tuple[tuple, Iterable[tuple[int, bytes]]]) -> Iterator:
-        edge, halves = item
-        sides: dict[int, bytes] = {}
-        for side, payload in halves:
-            sides.setdefault(side, payload)
-        if len(sides) < 2:
-            return
-        similarity = (minhash.estimated_jaccard if self.mode == "signature"
-                      else minhash.exact_jaccard)(sides[0], sides[1])
-        if similarity >= self.threshold:
-            self.counters.inc("verified_edges")
-            yield edge
-        else:
-            self.counters.inc("rejected_edges")
-
-
-class _FinalizeFn(beam.DoFn):
-    def __init__(self, rule: str, threshold: float) -> None:
-        self.rule, self.threshold = rule, threshold
-        self.counters = StageCounters(STAGE)
-
-    def process(self, item: tuple[bytes, Iterable[tuple[str, Any]]]) -> Iterator:
-        node, group = item
-        docs = Tagged(group, "doc")
-        started = time.perf_counter()
-        cluster = next(iter(Tagged(group, "cluster")), None)
-        decisions = decide_node(node, docs, cluster, self.rule, self.threshold)
-        stats = [0, 0, 0, 0, 0]
-        spent, done = 0.0, 0
-        while True:  # the clock stops at each yield: fused downstream stages run inside it
-            try:
-                doc, drop = next(decisions)
-            except StopIteration:
-                break
-            except Exception as error:  # noqa: BLE001 - dead-letter the rest, keep the run going
-                for index, doc in enumerate(docs):
-                    if index >= done:
-                        done += 1
-                        self.counters.inc("dead_letter")
-                        yield TaggedOutput(DEAD_LETTER, DeadLetter.of(
-                            doc.source, STAGE, error, (doc.text or "").encode("utf-8", "replace"),
-                            doc.id))
-                break
-            finally:
-                spent += time.perf_counter() - started
-            done += 1
-            size = doc.size()
-            if drop is None:
-                self.counters.inc("docs_out")
-                self.counters.inc("bytes_out", size)
-                output: Any = doc
-            else:
-                column = 1 if drop.reason == EXACT else 3
-                stats[column] += 1
-                stats[column + 1] += size
-                self.counters.inc("rejected")
-                self.counters.inc(drop.reason)
-                output = TaggedOutput(REJECTED, make_rejected(doc, STAGE, drop))
-            yield output
-            started = time.perf_counter()
-        stats[0] = done
-        self.counters.inc("micros", int(spent * 1e6))
-        yield TaggedOutput(STATS, NodeStats(*stats))
-        cluster_key = cluster.survivor[-1] if cluster is not None else node
-        yield TaggedOutput(CLUSTER_DOCS, (cluster_key, done))
+def _decide_exact(item: tuple[bytes, list, list | None], rule: str, threshold: float
+                  ) -> Iterator[tuple[str, Any]]:
+    """One text key's group -> ("d", (DocRef, (drop, meta))) per document, one ("s", NodeStats)
+    and one ("c", (cluster key, documents)); a single output keeps Dask's runner correct."""
+    node, members, extras = item
+    cluster = extras[0] if extras else None
+    stats = [len(members), 0, 0, 0, 0]
+    sizes = {ref: nbytes for _, ref, nbytes in members}
+    for ref, drop, meta in decide_group(node, [(rank, ref) for rank, ref, _ in members],
+                                        cluster, rule, threshold):
+        if drop is not None:
+            column = 1 if drop.reason == EXACT else 3
+            stats[column] += 1
+            stats[column + 1] += sizes[ref]
+        yield "d", (ref, (drop, meta))
+    yield "s", NodeStats(*stats)
+    yield "c", (cluster.survivor[-1] if cluster is not None else node, len(members))
 
 
 class _StatsFn(beam.CombineFn):
-    """NodeStats -> exact/near removals and the exact group size distribution."""
+    """NodeStats of the decided groups -> removals and group sizes (singletons come from the
+    channel's size histogram: they are never materialised)."""
 
     def create_accumulator(self) -> list:
-        return [Counter(), 0, 0, 0, 0]
+        return [0, 0, 0, 0, 0]
 
     def add_input(self, acc: list, stats: NodeStats) -> list:
-        acc[0][stats.docs] += 1
-        for i in range(1, 5):
-            acc[i] += stats[i]
-        return acc
+        return [a + b for a, b in zip(acc, stats)]
 
     def merge_accumulators(self, accs: Iterable[list]) -> list:
         out = self.create_accumulator()
         for acc in accs:
-            out[0].update(acc[0])
-            for i in range(1, 5):
-                out[i] += acc[i]
+            out = [a + b for a, b in zip(out, acc)]
         return out
 
     def extract_output(self, acc: list) -> dict[str, Any]:
-        sizes: Counter = acc[0]
-        return {"docs": sum(size * n for size, n in sizes.items()),
-                "exact_group_sizes": histogram(sizes),
-                "exact": {"docs_removed": acc[1], "bytes_removed": acc[2],
-                          "groups": sum(n for size, n in sizes.items() if size > 1)},
+        return {"exact": {"docs_removed": acc[1], "bytes_removed": acc[2]},
                 "near": {"docs_removed": acc[3], "bytes_removed": acc[4]}}
 
 
@@ -509,117 +458,136 @@ class _HistogramFn(beam.CombineFn):
         return histogram(acc)
 
 
-def histogram(counts: Counter) -> dict[str, int]:
+def histogram(counts: Counter | dict) -> dict[str, int]:
     """{size: count} with string keys (JSON) in numeric order."""
-    return {str(size): counts[size] for size in sorted(counts)}
+    return {str(size): counts[size] for size in sorted(counts) if counts[size]}
 
 
-def build_report(_: Any, static: dict[str, Any], stats: dict[str, Any], cluster_sizes: dict,
-                 near_sizes: dict, candidates: int, verified: int, components: dict | None,
-                 no_text: int) -> dict[str, Any]:
+def static_report(config: Config) -> dict[str, Any]:
+    bands, rows = config.banding()
+    return {
+        "enabled": {"exact": config.exact, "near": config.near},
+        "survivor_rule": config.survivor,
+        "num_perm": config.num_perm,
+        "bands": bands,
+        "rows": rows,
+        "threshold": config.threshold,
+        "s_curve_threshold": round((1 / bands) ** (1 / rows), 4),
+        "p_candidate_at_threshold": round(
+            minhash.candidate_probability(config.threshold, bands, rows), 6),
+        "verify": config.verify,
+        "shingles": {"word_ngram": config.word_ngram, "char_ngram": config.char_ngram,
+                     "char_shingle_langs": list(config.char_shingle_langs),
+                     "map_digits": config.map_digits,
+                     "exact_include_url": config.exact_include_url},
+        "s_curve": minhash.s_curve(bands, rows),
+    }
+
+
+def build_report(prepared: dict[str, int], static: dict[str, Any], stats: dict[str, Any],
+                 group_sizes: dict[int, int], cluster_docs: dict[str, int],
+                 clustered_singletons: int, near_sizes: dict, candidates: int, verified: int,
+                 components: dict | None) -> dict[str, Any]:
     """The one-dict ``minhash`` report; key names are documented in docs/dedup.md."""
-    near = dict(stats["near"], clusters=sum(near_sizes.values()))
+    with_text = prepared.get("exact", 0)
+    sizes = Counter({int(size): count for size, count in group_sizes.items()})
+    clusters = Counter({int(size): count for size, count in cluster_docs.items()})
+    clusters[1] += sizes.get(1, 0) - clustered_singletons  # texts alone in their cluster
     return {
         **static,
-        "docs_in": stats["docs"] + no_text,
-        "docs_without_text": no_text,
-        "exact": stats["exact"],
-        "near": near,
-        "exact_group_sizes": stats["exact_group_sizes"],
+        "docs_in": prepared.get("docs", 0),
+        "docs_without_text": prepared.get("docs", 0) - with_text,
+        "exact": {**stats["exact"], "groups": sum(n for size, n in sizes.items() if size > 1)},
+        "near": dict(stats["near"], clusters=sum(near_sizes.values())),
+        "exact_group_sizes": histogram(sizes),
         "near_cluster_sizes": near_sizes,
-        "cluster_sizes": cluster_sizes,
+        "cluster_sizes": histogram(clusters),
         "candidate_edges": {"before_verification": candidates, "after_verification": verified},
         "components": components,
     }
 
 
-class Stage(beam.PTransform):
-    def __init__(self, config: Config, context: Any) -> None:
-        super().__init__()
-        self.config = config
-        self.seed = int(context.seed)
-        self.bands, self.rows = config.banding()
-
-    def static_report(self) -> dict[str, Any]:
-        config = self.config
-        return {
-            "enabled": {"exact": config.exact, "near": config.near},
-            "survivor_rule": config.survivor,
-            "num_perm": config.num_perm,
-            "bands": self.bands,
-            "rows": self.rows,
-            "threshold": config.threshold,
-            "s_curve_threshold": round((1 / self.bands) ** (1 / self.rows), 4),
-            "p_candidate_at_threshold": round(
-                minhash.candidate_probability(config.threshold, self.bands, self.rows), 6),
-            "verify": config.verify,
-            "shingles": {"word_ngram": config.word_ngram, "char_ngram": config.char_ngram,
-                         "char_shingle_langs": list(config.char_shingle_langs),
-                         "map_digits": config.map_digits,
-                         "exact_include_url": config.exact_include_url},
-            "s_curve": minhash.s_curve(self.bands, self.rows),
-        }
-
-    def _near(self, prepared: Any) -> dict[str, beam.PCollection]:
-        """Steps 3-5: band keys -> candidate edges -> verified edges -> clusters per text key."""
-        config = self.config
-        candidates = (prepared[NODES]
-                      | "best doc per text" >> beam.CombinePerKey(min)
-                      | "band keys" >> beam.FlatMap(_band_elements, config.survivor)
-                      | "group bands" >> beam.GroupByKey()
-                      | "bucket edges" >> beam.FlatMap(_bucket_edges, config.clique_bucket_max)
+def decide(config: Config, context: RunContext, inputs: DecideInputs) -> Decisions:
+    """Steps 2-5 over keys only: LSH buckets -> candidate pairs -> verified pairs -> clusters;
+    then every text key's group decides its documents (with its node's cluster, if any)."""
+    pipeline, after = inputs.pipeline, inputs.after
+    rule, threshold = config.survivor, config.threshold
+    if config.near:
+        buckets = inputs.groups["bands"](min_size=2, label="buckets")
+        candidates = (buckets
+                      | "candidate pairs" >> beam.FlatMap(_candidates, config.clique_bucket_max)
                       | "distinct candidates" >> beam.Distinct())
-        verified = candidates
-        if config.verify != "none":
+        if config.verify == "none":
+            verified = candidates | "unverified" >> beam.Map(lambda e: (e[0][0], e[1][0]))
+        else:
             ends = candidates | "edge ends" >> beam.FlatMap(_edge_ends)
-            verified = ({"payload": prepared[PAYLOADS], "edge": ends}
-                        | "payloads to edges" >> TaggedGroup()
+            refs = (ends | "end refs" >> beam.Keys() | "distinct refs" >> beam.Distinct())
+            payloads = (inputs.fetch(refs, "candidate texts")
+                        | "payloads" >> beam.ParDo(_PayloadFn(config, context.seed)))
+            verified = (({"payload": payloads, "edge": ends})
+                        | "payloads to edges" >> beam.CoGroupByKey()
                         | "edge halves" >> beam.FlatMap(_edge_halves)
                         | "group halves" >> beam.GroupByKey()
-                        | "verify" >> beam.ParDo(_VerifyFn(config.verify, config.threshold)))
+                        | "verify" >> beam.FlatMap(_verified, config.verify, threshold))
         components = verified | "components" >> ConnectedComponents(config.max_rounds)
-        clusters = (components["labels"]
+        by_label = (components["labels"]
                     | "by label" >> beam.KvSwap()
                     | "group clusters" >> beam.GroupByKey())
-        return {
-            "cluster": clusters | "cluster members" >> beam.FlatMap(cluster_members),
-            "candidates": candidates | "count candidates" >> beam.combiners.Count.Globally(),
-            "verified": verified | "count verified" >> beam.combiners.Count.Globally(),
-            "near_sizes": (clusters
-                           | "cluster size" >> beam.Map(lambda item: sum(1 for _ in item[1]))
-                           | "near cluster sizes" >> beam.CombineGlobally(_HistogramFn())),
-            "components": components["stats"],
-        }
+        clusters = by_label | "cluster members" >> beam.FlatMap(cluster_members)
+        near_sizes = (by_label
+                      | "cluster size" >> beam.Map(lambda item: sum(1 for _ in item[1]))
+                      | "near cluster sizes" >> beam.CombineGlobally(_HistogramFn()))
+        n_candidates = candidates | "count candidates" >> beam.combiners.Count.Globally()
+        n_verified = verified | "count verified" >> beam.combiners.Count.Globally()
+        components_stats = components["stats"]
+    else:
+        clusters = None
+        near_sizes, n_candidates, n_verified, components_stats = (
+            pipeline | f"no {name}" >> beam.Create([value]) for name, value in
+            (("near sizes", {}), ("candidates", 0), ("verified", 0), ("components", None)))
+    groups = inputs.groups["exact"](min_size=2, extra=clusters, label="text groups")
+    decided = groups | "decide groups" >> beam.FlatMap(_decide_exact, rule, threshold)
+    per_doc = decided | "decisions" >> beam.FlatMap(lambda kv: [kv[1]] if kv[0] == "d" else [])
+    node_stats = (decided
+                  | "node stats" >> beam.FlatMap(lambda kv: [kv[1]] if kv[0] == "s" else [])
+                  | "sum node stats" >> beam.CombineGlobally(_StatsFn()))
+    cluster_docs = (decided
+                    | "cluster docs" >> beam.FlatMap(lambda kv: [kv[1]] if kv[0] == "c" else [])
+                    | "docs per cluster" >> beam.CombinePerKey(sum)
+                    | "cluster doc counts" >> beam.Values()
+                    | "cluster sizes" >> beam.CombineGlobally(_HistogramFn()))
+    clustered_singletons = (
+        decided
+        | "clustered singletons" >> beam.FlatMap(
+            lambda kv: [1] if kv[0] == "s" and kv[1].docs == 1 else [])
+        | "count clustered singletons" >> beam.CombineGlobally(sum))
+    group_sizes = inputs.groups["exact:sizes"]()
+    side = beam.pvalue.AsSingleton
+    report = (after
+              | "report" >> beam.Map(build_report, static_report(config), side(node_stats),
+                                     side(group_sizes), side(cluster_docs),
+                                     side(clustered_singletons), side(near_sizes),
+                                     side(n_candidates), side(n_verified),
+                                     side(components_stats)))
+    return Decisions(per_doc=per_doc, reports={"minhash": report})
 
-    def expand(self, docs: beam.PCollection) -> StageOutputs:
-        config = self.config
-        pipeline = docs.pipeline
-        prepared = docs | "prepare" >> beam.ParDo(_PrepareFn(config, self.seed)).with_outputs(
-            NODES, PAYLOADS, NO_TEXT, DEAD_LETTER, main="docs")
-        joined: dict[str, beam.PCollection] = {"doc": prepared.docs}
-        if config.near:
-            near = self._near(prepared)
-            joined["cluster"] = near["cluster"]
-        else:
-            near = {name: pipeline | f"no {name}" >> beam.Create([value]) for name, value in
-                    (("candidates", 0), ("verified", 0), ("near_sizes", {}), ("components", None))}
-        final = (joined
-                 | "join decisions" >> TaggedGroup()
-                 | "decide" >> beam.ParDo(_FinalizeFn(config.survivor, config.threshold))
-                 .with_outputs(REJECTED, DEAD_LETTER, STATS, CLUSTER_DOCS, main=KEPT))
-        kept = (final[KEPT], prepared[NO_TEXT]) | "kept" >> beam.Flatten()
-        dead = (prepared[DEAD_LETTER], final[DEAD_LETTER]) | "dead letters" >> beam.Flatten()
-        stats = final[STATS] | "node stats" >> beam.CombineGlobally(_StatsFn())
-        cluster_sizes = (final[CLUSTER_DOCS]
-                         | "docs per cluster" >> beam.CombinePerKey(sum)
-                         | "cluster docs" >> beam.Values()
-                         | "cluster sizes" >> beam.CombineGlobally(_HistogramFn()))
-        no_text = prepared[NO_TEXT] | "count no text" >> beam.combiners.Count.Globally()
-        side = beam.pvalue.AsSingleton
-        report = (pipeline
-                  | "report seed" >> beam.Create([None])
-                  | "report" >> beam.Map(build_report, self.static_report(), side(stats),
-                                         side(cluster_sizes), side(near["near_sizes"]),
-                                         side(near["candidates"]), side(near["verified"]),
-                                         side(near["components"]), side(no_text)))
-        return StageOutputs(kept, final[REJECTED], dead, {"minhash": report})
+
+def make_apply(config: Config, context: RunContext, broadcast: Any = None
+               ) -> Callable[[Doc, Any], Doc | Drop]:
+    """The apply core: a document's decision (None: a text nobody else has) -> kept or dropped,
+    with ``meta["dedup"]`` on every document of a group."""
+
+    def apply(doc: Doc, decision: tuple[Drop | None, dict] | None) -> Doc | Drop:
+        if decision is None:
+            return doc
+        drop, info = decision
+        doc.meta = {**doc.meta, "dedup": info}
+        return drop if drop is not None else doc
+
+    return apply
+
+
+SPEC = Stage(name=STAGE, reasons=(EXACT, NEAR), make_core=make_apply,
+             reads=frozenset({"id", "source", "url", "date", "text", "lang"}),
+             writes=frozenset({"meta"}),
+             two_pass=TwoPass(channels=CHANNELS, make_prepare=make_prepare, decide=decide))

@@ -37,7 +37,7 @@ from typing import Any, Callable, Literal
 
 from pydantic import Field
 
-from stages.base import PerDocumentStage
+from stages.base import Stage
 from stages.record import Doc, Drop
 from stages.settings import PROJECT_ROOT, StageSection
 
@@ -525,11 +525,12 @@ class TimedExtractor:
         return extract_or_drop(html, charset, self.config)
 
 
-def make_core(config: Config) -> Callable[[Doc], Doc | Drop]:
+def make_core(config: Config, context: object = None) -> Callable[[Doc], Doc | Drop]:
     """Runs in DoFn.setup (once per worker): the core with its time limit."""
     return partial(extract_doc, config=config, extractor=TimedExtractor(config))
 
 
-class Stage(PerDocumentStage):
-    stage_name = STAGE
-    core_factory = staticmethod(make_core)
+SPEC = Stage(name=STAGE, make_core=make_core,
+             reasons=("html_too_large", "too_many_nodes", "text_too_large", "extract_timeout",
+                      "empty_extraction", "extract_failed", "extract_crashed"),
+             reads=frozenset({"html", "charset"}), writes=frozenset({"text", "html"}))

@@ -22,7 +22,7 @@ from typing import Annotated, Callable, Literal
 
 from pydantic import Field
 
-from stages.base import PerDocumentStage
+from stages.base import Stage
 from stages.record import Doc, Drop
 from stages.settings import StageSection
 
@@ -90,11 +90,11 @@ def language_doc(doc: Doc, config: Config, classify: Classifier) -> Doc | Drop:
     return doc
 
 
-def make_core(config: Config) -> Callable[[Doc], Doc | Drop]:
+def make_core(config: Config, context: object = None) -> Callable[[Doc], Doc | Drop]:
     """Runs in DoFn.setup: the model loads once per worker."""
     return partial(language_doc, config=config, classify=load_classifier())
 
 
-class Stage(PerDocumentStage):
-    stage_name = STAGE
-    core_factory = staticmethod(make_core)
+SPEC = Stage(name=STAGE, make_core=make_core,
+             reasons=("language_no_text", "language_low_score", "language_not_kept"),
+             reads=frozenset({"text"}), writes=frozenset({"lang", "lang_score", "meta"}))

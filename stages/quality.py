@@ -37,7 +37,7 @@ from typing import Any, Callable
 from pydantic import Field
 
 from stages import text as tx
-from stages.base import PerDocumentStage
+from stages.base import Stage
 from stages.record import Doc, Drop
 from stages.settings import Section
 
@@ -176,7 +176,7 @@ def quality_doc(doc: Doc, config: Config) -> Doc | Drop:
     return failed[0] if failed else doc
 
 
-def make_core(config: Config) -> Callable[[Doc], Doc | Drop]:
+def make_core(config: Config, context: object = None) -> Callable[[Doc], Doc | Drop]:
     config.load_segmenters()
     return partial(quality_doc, config=config)
 
@@ -185,6 +185,5 @@ def stats_dict(stats: QualityStats) -> dict[str, Any]:
     return asdict(stats)
 
 
-class Stage(PerDocumentStage):
-    stage_name = STAGE
-    core_factory = staticmethod(make_core)
+SPEC = Stage(name=STAGE, make_core=make_core, reasons=REASONS,
+             reads=frozenset({"text", "lang"}), writes=frozenset())

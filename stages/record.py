@@ -83,3 +83,13 @@ class Drop:
 
     reason: str
     detail: str = ""
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What a core may return instead of a bare Doc or Drop: the same result plus ``info``, the
+    numbers the stage's report counts (rule statistics, benchmark hits), so a rule is evaluated
+    once and both the decision and the report come from that one evaluation."""
+
+    result: "Doc | Drop"
+    info: Any = None

@@ -37,7 +37,7 @@ import numpy as np
 from pydantic import Field
 
 from stages import text as tx
-from stages.base import PerDocumentStage
+from stages.base import Stage
 from stages.record import Doc, Drop
 from stages.settings import Section
 
@@ -273,7 +273,7 @@ def repetition_doc(doc: Doc, config: Config) -> Doc | Drop:
     return result[1][0]
 
 
-def make_core(config: Config) -> Callable[[Doc], Doc | Drop]:
+def make_core(config: Config, context: object = None) -> Callable[[Doc], Doc | Drop]:
     config.load_segmenters()
     return partial(repetition_doc, config=config)
 
@@ -287,6 +287,9 @@ def stats_dict(stats: RepetitionStats) -> dict[str, Any]:
     return out
 
 
-class Stage(PerDocumentStage):
-    stage_name = STAGE
-    core_factory = staticmethod(make_core)
+SPEC = Stage(name=STAGE, make_core=make_core,
+             reasons=tuple(f"gopher_{name}" for name in (
+                 "dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac",
+                 *(f"top_{n}gram_char_frac" for n in (2, 3, 4)),
+                 *(f"dup_{n}gram_char_frac" for n in range(5, 11)))),
+             reads=frozenset({"text", "lang"}), writes=frozenset())

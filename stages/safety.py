@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import Field
 
 from stages import blocklists as bl
-from stages.base import PerDocumentStage
+from stages.base import Stage
 from stages.record import Doc, Drop
 from stages.settings import Section, StageSection
 
@@ -246,6 +246,11 @@ def get_rules(config: Config) -> SafetyRules:
         return rules
 
 
-class Stage(PerDocumentStage):
-    stage_name = STAGE
-    core_factory = staticmethod(get_rules)  # lists load once per process, cached by config
+def make_core(config: Config, context: object = None) -> SafetyRules:
+    """Lists load once per process, cached by config (DoFn instances on a worker share them)."""
+    return get_rules(config)
+
+
+SPEC = Stage(name=STAGE, make_core=make_core,
+             reasons=("blocked_domain", "blocked_url", "blocked_url_words", "unsafe_words"),
+             reads=frozenset({"url", "text", "html", "charset"}), writes=frozenset())

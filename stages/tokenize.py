@@ -30,8 +30,8 @@ from apache_beam.io.filesystems import FileSystems
 from pydantic import Field, field_validator
 
 from stages import token_shards
-from stages.base import DEAD_LETTER, KEPT, REJECTED, BatchStageDoFn, StageOutputs
-from stages.record import Doc
+from stages.base import Channel, DecideInputs, Decisions, DocRef, RunContext, Stage, TwoPass
+from stages.record import Doc, Verdict
 from stages.settings import Section, StageSection, resolve_path
 
 STAGE = "tokenize"
@@ -237,27 +237,6 @@ def tokenize_docs(processor: Any, docs: Sequence[Doc], config: Config) -> list[D
     return list(docs)
 
 
-class _EncodeFn(BatchStageDoFn):
-    """The stage shell (counters, dead letters) around a batch core whose model is a side input."""
-
-    def __init__(self, config: Config) -> None:
-        super().__init__(STAGE, lambda: None)
-        self.config = config
-        self._model_ref: tuple[int, Any] | None = None
-
-    def _processor(self, model: bytes) -> Any:
-        # The side input is usually the same object for a whole bundle: skip re-hashing it.
-        if self._model_ref is None or self._model_ref[0] != id(model):
-            self._model_ref = (id(model), load_processor(model) if model else None)
-        return self._model_ref[1]
-
-    def process(self, batch: list[Doc], model: bytes) -> Iterable:  # type: ignore[override]
-        processor = self._processor(model)
-        config = self.config
-        self.core = lambda docs: tokenize_docs(processor, docs, config)
-        yield from super().process(batch)
-
-
 # --------------------------------------------------------------------------- training
 
 def sample_key(doc: Doc, seed: int, max_chars: int) -> tuple[int, str, str, str] | None:
@@ -302,25 +281,6 @@ def train_model(texts: Sequence[str], train: TrainConfig, seed: int) -> bytes:
         raise RuntimeError(f"tokenize.train: SentencePiece training failed on {len(sentences)} "
                            f"lines ({sum(map(len, sentences))} chars): {error}") from error
     return writer.getvalue()
-
-
-class _TrainFn(beam.DoFn):
-    """Trains on the (already bounded) sample and saves the model as a run artefact."""
-
-    def __init__(self, train: TrainConfig, seed: int, artefact_dir: str) -> None:
-        self.train, self.seed, self.artefact_dir = train, seed, artefact_dir
-
-    def process(self, sample: list[tuple[int, str, str, str]]) -> Iterable[dict[str, Any]]:
-        texts = [item[3] for item in sorted(sample)]
-        model = train_model(texts, self.train, self.seed)
-        path = None
-        if model:
-            path = FileSystems.join(self.artefact_dir, MODEL_ARTEFACT)
-            with FileSystems.create(path) as handle:
-                handle.write(model)
-        yield {"model": model, "sample_docs": len(texts), "sample_chars": sum(map(len, texts)),
-               "sample_bytes": sum(len(t.encode("utf-8", "replace")) for t in texts),
-               "artefact": f"artefacts/{MODEL_ARTEFACT}" if path else None}
 
 
 # --------------------------------------------------------------------------- report
@@ -404,18 +364,15 @@ DEFINITIONS = {
 }
 
 
-def build_report(compression: dict[str, Any], model: dict[str, Any], config: Config,
+def build_report(compression: dict[str, Any], info: dict[str, Any] | None, config: Config,
                  source: str) -> dict[str, Any]:
-    info = model_info(model["model"]) if model.get("model") else {"vocab_size": None}
-    training = None
-    if config.model is None:
-        training = {key: model.get(key) for key in
-                    ("sample_docs", "sample_chars", "sample_bytes")}
-        training["config"] = config.train.model_dump(mode="json")
+    """The tokenize summary report; a model trained in the run adds its sample (``training``)
+    through :func:`finalize_reports`."""
+    info = info or {"vocab_size": None}
     vocab = info.get("vocab_size")
     return {
-        "model": {"source": source, "artefact": model.get("artefact"), **info},
-        "training": training,
+        "model": {"source": source, "artefact": None, **info},
+        "training": None,
         "compression": compression,
         "definitions": DEFINITIONS,
         "token_ids": {"written": config.write_token_ids, "directory": "tokens",
@@ -424,40 +381,141 @@ def build_report(compression: dict[str, Any], model: dict[str, Any], config: Con
     }
 
 
-# --------------------------------------------------------------------------- Beam shell
+# --------------------------------------------------------------------------- stage shell
 
-class Stage(beam.PTransform):
-    def __init__(self, config: Config, context: Any) -> None:
-        super().__init__()
+def sample_record(doc: Doc, seed: int) -> tuple[bytes, tuple[str, str]] | None:
+    """The training-sample key of a document: ``xxh64(seed, source, id)`` (8 bytes, big-endian
+    so byte order is numeric order), and the tie-breakers; None for documents without text."""
+    key = sample_key(doc, seed, 0)
+    if key is None:
+        return None
+    return key[0].to_bytes(8, "big"), (key[1], key[2])
+
+
+def make_prepare(config: Config, context: RunContext):
+    """Per worker: every document with text -> one small sample-candidate record (no text)."""
+    seed = context.seed
+
+    def prepare(doc: Doc, ref: DocRef) -> list[tuple[str, bytes, Any]]:
+        record = sample_record(doc, seed)
+        return [] if record is None else [("sample", record[0], (*record[1], ref))]
+
+    return prepare
+
+
+class _TrainFn(beam.DoFn):
+    """The seeded sample's texts -> one model dict (bytes, sample sizes); saves the artefact."""
+
+    def __init__(self, config: Config, seed: int, artefact_dir: str) -> None:
+        self.config, self.seed, self.artefact_dir = config, seed, artefact_dir
+
+    def process(self, sample: list[tuple[tuple, str]]) -> Iterable[dict[str, Any]]:
+        cap = self.config.train.max_doc_chars
+        texts = [text[:cap] for _, text in sorted(sample)]
+        model = train_model(texts, self.config.train, self.seed)
+        artefact = None
+        if model:
+            path = FileSystems.join(self.artefact_dir, MODEL_ARTEFACT)
+            with FileSystems.create(path) as handle:
+                handle.write(model)
+            artefact = f"artefacts/{MODEL_ARTEFACT}"
+        yield {"model": model, "sample_docs": len(texts), "sample_chars": sum(map(len, texts)),
+               "sample_bytes": sum(len(t.encode("utf-8", "replace")) for t in texts),
+               "artefact": artefact}
+
+
+def decide(config: Config, context: RunContext, inputs: DecideInputs) -> Decisions:
+    """Train on the K smallest sample keys: a bounded top-K over small records, then only those
+    K documents' texts are read back (never the corpus)."""
+    keyed = (inputs.stream["sample"]
+             | "sample keys" >> beam.MapTuple(
+                 lambda key, value: ((int.from_bytes(key, "big"), value[0], value[1]), value[2]))
+             | "smallest" >> beam.combiners.Top.Smallest(config.train.sample_docs)
+             | "sample entries" >> beam.FlatMap(lambda entries: entries))
+    refs = keyed | "sample refs" >> beam.Map(lambda entry: entry[1])
+    texts = inputs.fetch(refs, "sample texts")
+    sample = (({"key": keyed | "by ref" >> beam.Map(lambda entry: (entry[1], entry[0])),
+                "doc": texts})
+              | "join texts" >> beam.CoGroupByKey()
+              | "key and text" >> beam.FlatMap(
+                  lambda item: [(key, doc.text or "") for key in item[1]["key"]
+                                for doc in item[1]["doc"][:1]])
+              | "sample list" >> beam.combiners.ToList())
+    model = sample | "train" >> beam.ParDo(_TrainFn(config, context.seed, context.artefact_dir))
+    training = model | "training report" >> beam.Map(
+        lambda m: {key: m[key] for key in ("sample_docs", "sample_chars", "sample_bytes",
+                                           "artefact")})
+    return Decisions(broadcast=model, reports={"training": training})
+
+
+def _two_pass(config: Config) -> TwoPass | None:
+    """Training a model needs the whole cleaned corpus first; a given model does not."""
+    if config.model is not None:
+        return None
+    return TwoPass(channels=(Channel("sample", "stream", key_bytes=8),),
+                   make_prepare=make_prepare, decide=decide)
+
+
+def make_core(config: Config, context: RunContext, broadcast: dict | None = None):
+    """The batch core: token counts (and ids) with the given model, or the one trained in the
+    run (``broadcast``); loaded once per worker."""
+    if config.model is not None:
+        model = read_model_bytes(config.model)
+    else:
+        model = (broadcast or {}).get("model") or b""
+    processor = load_processor(model) if model else None
+    info = {"model": model_info(model) if model else None}
+
+    def core(docs: list[Doc]) -> list[Any]:
+        return [Verdict(doc, info) for doc in tokenize_docs(processor, docs, config)]
+
+    return core
+
+
+class TokenizeReport(beam.CombineFn):
+    """Compression per language over the documents tokenized, plus the model's identity."""
+
+    def __init__(self, config: Config, context: RunContext | None = None) -> None:
         self.config = config
-        self.seed = int(context.seed)
-        self.artefact_dir = context.artefact_dir
+        self.compression = CompressionStats(config.unspaced_langs)
+        self.source = resolve_model_path(config.model) if config.model else "trained"
 
-    def _model(self, docs: beam.PCollection) -> beam.PCollection:
-        """One dict with the model bytes (given, or trained on a seeded bounded sample)."""
-        config = self.config
-        if config.model is not None:
-            data = read_model_bytes(config.model)
-            return docs.pipeline | "model bytes" >> beam.Create([{"model": data, "artefact": None}])
-        seed, cap = self.seed, config.train.max_doc_chars
-        return (docs
-                | "sample keys" >> beam.FlatMap(lambda d: [k] if (k := sample_key(d, seed, cap)) else [])
-                | "sample" >> beam.combiners.Top.Smallest(config.train.sample_docs)
-                | "train" >> beam.ParDo(_TrainFn(config.train, seed, self.artefact_dir)))
+    def create_accumulator(self) -> dict[str, Any]:
+        return {"compression": self.compression.create_accumulator(), "model": None}
 
-    def expand(self, docs: beam.PCollection) -> StageOutputs:
-        config = self.config
-        model = self._model(docs)
-        model_bytes = beam.pvalue.AsSingleton(model | "model only" >> beam.Map(lambda m: m["model"]))
-        outputs = (docs
-                   | f"{STAGE}/batch" >> beam.BatchElements(min_batch_size=1,
-                                                           max_batch_size=config.batch_size)
-                   | f"{STAGE}/apply" >> beam.ParDo(_EncodeFn(config), model=model_bytes)
-                   .with_outputs(REJECTED, DEAD_LETTER, main=KEPT))
-        kept = outputs[KEPT]
-        source = resolve_model_path(config.model) if config.model else "trained"
-        report = (kept
-                  | "compression" >> beam.CombineGlobally(CompressionStats(config.unspaced_langs))
-                  | "report" >> beam.Map(lambda comp, m: build_report(comp, m, config, source),
-                                         m=beam.pvalue.AsSingleton(model)))
-        return StageOutputs(kept, outputs[REJECTED], outputs[DEAD_LETTER], {"summary": report})
+    def add_input(self, acc: dict[str, Any], item: tuple[Doc, Any, Any]) -> dict[str, Any]:
+        _, outcome, info = item
+        if isinstance(outcome, Doc):
+            self.compression.add_input(acc["compression"], outcome)
+        if acc["model"] is None and info and info.get("model"):
+            acc["model"] = info["model"]
+        return acc
+
+    def merge_accumulators(self, accs: Iterable[dict[str, Any]]) -> dict[str, Any]:
+        accs = list(accs)
+        model = next((a["model"] for a in accs if a["model"]), None)
+        return {"compression": self.compression.merge_accumulators([a["compression"] for a in accs]),
+                "model": model}
+
+    def extract_output(self, acc: dict[str, Any]) -> dict[str, Any]:
+        report = build_report(self.compression.extract_output(acc["compression"]),
+                              acc["model"], self.config, self.source)
+        if self.config.model is None:
+            report["training"] = {"config": self.config.train.model_dump(mode="json")}
+        return report
+
+
+def finalize_reports(reports: dict[str, Any]) -> dict[str, Any]:
+    """Fold the decide step's ``training`` report (sample sizes, artefact) into ``summary``."""
+    training = reports.pop("training", None)
+    summary = reports.get("summary")
+    if training is not None and summary is not None:
+        summary["model"]["artefact"] = training.pop("artefact", None)
+        summary["training"] = {**training, **(summary.get("training") or {})}
+    return reports
+
+
+SPEC = Stage(name=STAGE, reasons=(), make_core=make_core,
+             reads=frozenset({"text", "lang"}), writes=frozenset({"token_count", "token_ids"}),
+             batch_size=lambda config: config.batch_size, two_pass=_two_pass,
+             report=TokenizeReport, report_name="summary", finalize_reports=finalize_reports)
