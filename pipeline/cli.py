@@ -40,7 +40,7 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
         enable(args.progress)
     config = _load(args, **{"input.paths": args.input or None, "output.path": args.output,
                             "output.overwrite": True if args.overwrite else None})
-    summary = run_pipeline(config, beam_args)
+    summary = run_pipeline(config, beam_args, resume=args.resume)
     if summary.get("dry_run"):
         print(f"dry run: job built for {summary['files']} input file(s) through "
               f"{' -> '.join(summary['stages'])}; nothing was submitted or written")
@@ -83,6 +83,9 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", help="output directory (default: output.path in the config)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace results already in --output (otherwise the run refuses)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue a run that was killed or failed: work already done for "
+                             "an input file is reused (same config and inputs required)")
     parser.add_argument("--progress", type=float, default=10.0, metavar="SECONDS",
                         help="print documents per stage every SECONDS during local runs (0: off)")
 
@@ -122,8 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     _, _, _, handler, takes_beam = table[args.verb]
     if extra and not takes_beam:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    from pipeline.errors import EvidenceError
+
     try:
         return handler(args, extra)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except EvidenceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3

@@ -36,7 +36,9 @@ class InputFields(Section):
 
 class InputConfig(Section):
     paths: list[str] = Field(default_factory=lambda: [DEMO_INPUT])
-    format: Literal["auto", "warc", "jsonl", "parquet"] = "auto"
+    # docs: Parquet shards of pipeline documents (pipeline.shards.DOC_SCHEMA), e.g. to run later
+    # stages again on text a previous run cleaned.
+    format: Literal["auto", "warc", "jsonl", "parquet", "docs"] = "auto"
     fields: InputFields = InputFields()
     # Label written to the `source` column; default is the input file's name.
     source: str | None = None

@@ -24,10 +24,11 @@ from typing import Any
 import apache_beam as beam
 
 from pipeline import keys as pkeys
+from pipeline.config import ConfigError
 from pipeline import shards
 from pipeline.passes import Layout, MergeStats, PassFn, PassSpec, Step
 from pipeline.registry import available_stages
-from stages.base import DecideInputs, DocRef, RunContext, Stage
+from stages.base import DecideInputs, RunContext, Stage
 
 # Key-file partitions: one per this many input bytes (bounded), so a partition task reads a
 # bounded share of the keys whatever the corpus size.
@@ -67,13 +68,16 @@ def enabled_stages(config: Any) -> list[tuple[Stage, Any]]:
     return out
 
 
-def plan_passes(config: Any, total_bytes: int, context: RunContext, sinks: tuple = ()) -> Plan:
-    """Split the enabled stages into passes at every two-pass stage."""
+def plan_passes(config: Any, total_bytes: int, context: RunContext,
+                stages: list[tuple[Stage, Any]] | None = None,
+                sink_factory: Any = None) -> Plan:
+    """Split the stages (default: the enabled registry stages) into passes at every two-pass
+    stage."""
     partitions = partitions_for(total_bytes)
     passes: list[PassSpec] = []
     steps: list[Step] = []
     names = []
-    for stage, section in enabled_stages(config):
+    for stage, section in (enabled_stages(config) if stages is None else stages):
         names.append(stage.name)
         two = stage.two_pass_for(section)
         if two is None:
@@ -83,6 +87,7 @@ def plan_passes(config: Any, total_bytes: int, context: RunContext, sinks: tuple
                                final=False, prepare=Step(stage, section), partitions=partitions,
                                input_config=config.input, context=context))
         steps = [Step(stage, section, applies=True)]
+    sinks = sink_factory(tuple(steps)) if sink_factory is not None else ()
     passes.append(PassSpec(index=len(passes), steps=tuple(steps), reads_input=not passes,
                            final=True, partitions=partitions, input_config=config.input,
                            context=context, sinks=sinks))
@@ -90,14 +95,21 @@ def plan_passes(config: Any, total_bytes: int, context: RunContext, sinks: tuple
 
 
 def _report_fns(spec: PassSpec) -> tuple[dict[str, Any], dict[str, str]]:
-    """Per-document report accumulators of a pass's stages, and each report's name."""
+    """Per-document report accumulators of a pass's stages, and each report's name. Built on
+    the driver before any work: a stage that finds its config unworkable here (a benchmark
+    index over the worker budget) raises ValueError, reported as a config error."""
     steps = [step for step in spec.steps if step.stage.report is not None]
-    return ({step.stage.name: step.stage.report(step.config, spec.context) for step in steps},
-            {step.stage.name: step.stage.report_name for step in steps})
+    fns = {}
+    for step in steps:
+        try:
+            fns[step.stage.name] = step.stage.report(step.config, spec.context)
+        except ValueError as error:
+            raise ConfigError(f"{step.stage.name}: {error}") from error
+    return fns, {step.stage.name: step.stage.report_name for step in steps}
 
 
 class _FetchFn(beam.DoFn):
-    """(file, [rows]) -> (DocRef, Doc) read back from the shard a pass wrote."""
+    """(file, [rows]) -> ((file, row), Doc) read back from the shard a pass wrote."""
 
     def __init__(self, layout: Layout, pass_index: int) -> None:
         self.layout, self.pass_index = layout, pass_index
@@ -106,12 +118,12 @@ class _FetchFn(beam.DoFn):
         file_index, rows = item
         path = self.layout.shard(self.pass_index, file_index)
         for row, doc in shards.read_docs_at(path, rows):
-            yield DocRef(file_index, row), doc
+            yield (file_index, row), doc
 
 
-def _by_file(ref_value: tuple[DocRef, Any]) -> tuple[int, tuple[int, Any]]:
-    ref, value = ref_value
-    return ref.file, (ref.row, value)
+def _by_file(ref_value: tuple[tuple[int, int], Any]) -> tuple[int, tuple[int, Any]]:
+    (file_index, row), value = ref_value
+    return file_index, (row, value)
 
 
 class _Decide(beam.PTransform):
@@ -164,7 +176,7 @@ def _decide_inputs(pipeline: beam.Pipeline, spec: PassSpec, layout: Layout, merg
 
     def fetch(refs: Any, label: str) -> Any:
         return (refs
-                | f"{name}/fetch {label}/by file" >> beam.Map(lambda ref: (ref.file, ref.row))
+                | f"{name}/fetch {label}/by file" >> beam.Map(lambda ref: (ref[0], ref[1]))
                 | f"{name}/fetch {label}/group" >> beam.GroupByKey()
                 | f"{name}/fetch {label}/rows" >> beam.MapTuple(lambda f, rows: (f, sorted(rows)))
                 | f"{name}/fetch {label}/read" >> beam.ParDo(_FetchFn(layout, spec.index)))
@@ -229,23 +241,3 @@ def _write_stats(stats: dict[str, Any], path: str) -> str:
     FileSystems.rename([tmp], [path])
     return path
 
-
-class DocRefCoder(beam.coders.Coder):
-    """Deterministic, compact coder for DocRef keys (two varints), instead of pickling."""
-
-    _inner = beam.coders.TupleCoder((beam.coders.VarIntCoder(), beam.coders.VarIntCoder()))
-
-    def encode(self, value: DocRef) -> bytes:
-        return self._inner.encode(tuple(value))
-
-    def decode(self, encoded: bytes) -> DocRef:
-        return DocRef(*self._inner.decode(encoded))
-
-    def is_deterministic(self) -> bool:
-        return True
-
-    def to_type_hint(self) -> type:
-        return DocRef
-
-
-beam.coders.registry.register_coder(DocRef, DocRefCoder)

@@ -249,10 +249,14 @@ class _FileRun:
         self.stats.stage(dead.stage)["dead_letter"] += 1
 
     def survive(self, doc: Doc) -> None:
-        row = self.row
+        """A document that passed every step: its prepare records (a failing prepare
+        dead-letters it at that stage), then its row in the next shard or the kept output."""
+        records = self._prepare(doc) if self.spec.prepare is not None else ()
+        if records is None:
+            return
+        for channel, key, value in records:
+            self.key_writers[channel].add(key, value)
         self.row += 1
-        if self.spec.prepare is not None and self.fn.prepare_fn is not None:
-            self._prepare(doc, row)
         if self.spec.final:
             for sink in self.sinks:
                 sink.add(doc)
@@ -262,16 +266,21 @@ class _FileRun:
         else:
             self.survivors.write(shards.doc_row(doc))
 
-    def _prepare(self, doc: Doc, row: int) -> None:
+    def _prepare(self, doc: Doc) -> list | None:
         name = self.spec.prepare.stage.name
         counts = self.stats.prepared[name]
-        ref = DocRef(self.stats.file_index, row)
         started = time.perf_counter()
-        for channel, key, value in self.fn.prepare_fn(doc, ref):
-            self.key_writers[channel].add(key, value)
-            counts[channel] += 1
+        try:
+            records = list(self.fn.prepare_fn(doc, DocRef(self.stats.file_index, self.row)))
+        except Exception as error:  # noqa: BLE001 - one document, not the run
+            self.dead_letter(dead_letter(doc, name, error))
+            return None
+        finally:
+            self.stats.stage(name)["micros"] += int((time.perf_counter() - started) * 1e6)
         counts["docs"] += 1
-        self.stats.stage(name)["micros"] += int((time.perf_counter() - started) * 1e6)
+        for channel, _, _ in records:
+            counts[channel] += 1
+        return records
 
     # -- the loop
 
@@ -296,6 +305,9 @@ class _FileRun:
         stats, config = self.stats, self.spec.input_config
         path = stats.path
         fmt = config.format if config.format != "auto" else (detect_format(path) or "unknown")
+        if fmt == "docs":  # shards of Docs written by a pass: rerun later stages on them
+            yield from self._read_docs(path)
+            return
         read = stats.stage(READ)
         records = 0
         file_bytes = 0
@@ -323,6 +335,17 @@ class _FileRun:
         read["docs_in"] = records
         read["bytes_in"] = file_bytes
         stats.input = {"records": records, "bytes": file_bytes}
+
+    def _read_docs(self, path: str) -> Iterator[tuple[int, Doc]]:
+        read = self.stats.stage(READ)
+        size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+        count = 0
+        for count, doc in enumerate(shards.iter_docs(path), start=1):
+            read["docs_out"] += 1
+            read["bytes_out"] += doc.size()
+            yield count, doc
+        read["docs_in"], read["bytes_in"] = count, size
+        self.stats.input = {"records": count, "bytes": size}
 
     def _route_read(self, result: Any, number: int) -> Iterator[tuple[int, Doc]]:
         read = self.stats.stage(READ)

@@ -28,6 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline import io as pio
 from pipeline import outputs, shards
 from pipeline.config import ConfigError
+from pipeline.errors import EvidenceError
 from pipeline.graph import build_graph, plan_passes
 from pipeline.memory import limit_malloc_arenas
 from pipeline.options import beam_options, runner_name
@@ -37,10 +38,6 @@ from stages.base import RunContext
 
 log = logging.getLogger("pipeline")
 CODE_VERSION = "passes-1"  # bump when intermediate files change meaning (invalidates --resume)
-
-
-class EvidenceError(RuntimeError):
-    """The run's outputs do not prove what the summary would claim; nothing is committed."""
 
 
 def resolve_inputs(patterns: list[str]) -> list[str]:
@@ -90,8 +87,12 @@ def fingerprint(config: Any, files: list[str], sizes: list[int]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def run_pipeline(config: Any, beam_args: list[str], resume: bool = False) -> dict[str, Any]:
-    """Run the job end to end and return the summary (also written to <output>/summary.json)."""
+def run_pipeline(config: Any, beam_args: list[str], resume: bool = False,
+                 stages: list[tuple[Any, Any]] | None = None) -> dict[str, Any]:
+    """Run the job end to end and return the summary (also written to <output>/summary.json).
+
+    ``stages`` replaces the registry's enabled stages with (declaration, config section)
+    pairs: how a library user or a test runs a stage of their own through the same shell."""
     options = beam_options(beam_args)
     limit_malloc_arenas(config.run.malloc_arenas)
     files = resolve_inputs(config.input.paths)
@@ -109,7 +110,7 @@ def run_pipeline(config: Any, beam_args: list[str], resume: bool = False) -> dic
         layout = Layout(work=work, out=out, files=tuple(files),
                         compression=config.output.compression)
         context = RunContext(artefact_dir=f"{out}/artefacts", seed=config.run.seed)
-        plan = plan_passes(config, sum(sizes), context, sinks=_sinks(config, layout))
+        plan = plan_passes(config, sum(sizes), context, stages=stages, sink_factory=_sinks)
         stats_path = f"{work}/stats.pkl"
         if not dry_run and FileSystems.exists(stats_path):
             FileSystems.delete([stats_path])
@@ -145,14 +146,13 @@ def run_pipeline(config: Any, beam_args: list[str], resume: bool = False) -> dic
             lease.release()
 
 
-def _sinks(config: Any, layout: Layout) -> tuple:
-    """Extra per-file writers of the final pass (token-id shards when configured)."""
-    tokenize = getattr(config, "tokenize", None)
-    if tokenize is None or not tokenize.enabled or not tokenize.write_token_ids:
-        return ()
-    from pipeline.token_sink import token_sink_factory
+def _sinks(steps: tuple) -> tuple:
+    """Extra per-file writers of the final pass: token-id shards when its tokenize step is
+    configured to write them."""
+    from pipeline.token_sink import TokenSinkFactory
 
-    return (token_sink_factory(layout, tokenize),)
+    return tuple(TokenSinkFactory(step.config) for step in steps
+                 if step.stage.name == "tokenize" and step.config.write_token_ids)
 
 
 def read_stats(path: str) -> dict[str, Any]:

@@ -67,15 +67,11 @@ class TokenSink:
                 pass
 
 
-class _Factory:
-    """Picklable ``(layout, file index) -> TokenSink``."""
+class TokenSinkFactory:
+    """Picklable ``(layout, file index) -> TokenSink`` for the tokenize step's config."""
 
-    def __init__(self, layout: Layout) -> None:
-        self.directory = f"{layout.out}/tokens"
+    def __init__(self, config: Any) -> None:
+        self.config = config
 
     def __call__(self, layout: Layout, file_index: int) -> TokenSink:
-        return TokenSink(f"{self.directory}/{layout.part_name(file_index)}")
-
-
-def token_sink_factory(layout: Layout, config: Any) -> _Factory:
-    return _Factory(layout)
+        return TokenSink(f"{layout.out}/tokens/{layout.part_name(file_index)}")

@@ -31,7 +31,8 @@ DOC_FIELDS = frozenset(f.name for f in dataclasses.fields(Doc))
 
 class DocRef(NamedTuple):
     """Where a document sits between passes: input file index and row in that file's shard.
-    The key that routes a two-pass decision back to its document."""
+    The key that routes a two-pass decision back to its document. As a Beam key it travels as
+    the plain tuple ``(file, row)`` (deterministic encoding); both forms compare equal."""
 
     file: int
     row: int
@@ -87,8 +88,9 @@ class DecideInputs:
     ``groups[name](min_size=2, extra=None)`` -> PCollection of ``(key, values, extra)`` for every
     key group with at least ``min_size`` records, and for every key present in ``extra`` (a
     small PCollection of ``(key, x)``; its ``x`` values arrive as a list). ``stream[name]`` is
-    the PCollection of ``(key, value)`` records. ``fetch(refs)`` -> PCollection of
-    ``(DocRef, Doc)`` reads documents back (e.g. texts of a sample, payloads of candidate pairs).
+    the PCollection of ``(key, value)`` records. ``fetch(refs, label)`` -> PCollection of
+    ``((file, row), Doc)`` reads documents back (e.g. texts of a sample, payloads of candidate
+    pairs). Decisions are ``((file, row), decision)`` pairs (a DocRef works as the key).
     ``after`` is a one-element PCollection that exists only once every prepare record is
     written (decide steps that read files depend on it).
     """

@@ -331,7 +331,7 @@ def decide(config: Config, context: RunContext, inputs: DecideInputs) -> Decisio
     common = inputs.groups["hits"](min_size=config.max_matches + 1, label="common ngrams")
     per_doc = (common
                | "to documents" >> beam.FlatMap(
-                   lambda item: [(ref, int.from_bytes(item[0], "big", signed=True))
+                   lambda item: [(tuple(ref), int.from_bytes(item[0], "big", signed=True))
                                  for ref in item[1]])
                | "by document" >> beam.GroupByKey()
                | "ignored set" >> beam.MapTuple(lambda ref, hashes: (ref, frozenset(hashes))))

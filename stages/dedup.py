@@ -341,6 +341,7 @@ def make_prepare(config: Config, context: RunContext) -> Callable[[Doc, DocRef],
         if doc.text is None:  # nothing to compare (extract off and an HTML record)
             return []
         prepared = preparer.prepare(doc)
+        ref = tuple(ref)  # a plain tuple: part of Beam keys downstream (deterministic coding)
         nbytes = len(doc.text.encode("utf-8", "surrogatepass"))
         out: list[tuple[str, bytes, Any]] = [("exact", prepared.node,
                                               (prepared.rank, ref, nbytes))]
@@ -357,9 +358,9 @@ def _candidates(item: tuple[bytes, list, Any], clique_max: int) -> Iterator:
     return bucket_edges(bucket_nodes(members), clique_max)
 
 
-def _edge_ends(edge: tuple) -> Iterator[tuple[DocRef, tuple]]:
-    yield edge[0][1], (edge, 0)
-    yield edge[1][1], (edge, 1)
+def _edge_ends(edge: tuple) -> Iterator[tuple[tuple[int, int], tuple]]:
+    yield tuple(edge[0][1]), (edge, 0)
+    yield tuple(edge[1][1]), (edge, 1)
 
 
 class _PayloadFn(beam.DoFn):
@@ -372,12 +373,12 @@ class _PayloadFn(beam.DoFn):
     def setup(self) -> None:
         self.preparer = Preparer(self.config, self.seed)
 
-    def process(self, item: tuple[DocRef, Doc]) -> Iterator:
+    def process(self, item: tuple[tuple[int, int], Doc]) -> Iterator:
         ref, doc = item
         yield ref, self.preparer.payload(doc)
 
 
-def _edge_halves(item: tuple[DocRef, dict]) -> Iterator[tuple[tuple, tuple[int, bytes]]]:
+def _edge_halves(item: tuple[tuple[int, int], dict]) -> Iterator[tuple[tuple, tuple[int, bytes]]]:
     _, group = item
     for payload in group["payload"][:1]:
         for edge, side in group["edge"]:
@@ -412,7 +413,7 @@ def _decide_exact(item: tuple[bytes, list, list | None], rule: str, threshold: f
             column = 1 if drop.reason == EXACT else 3
             stats[column] += 1
             stats[column + 1] += sizes[ref]
-        yield "d", (ref, (drop, meta))
+        yield "d", (tuple(ref), (drop, meta))
     yield "s", NodeStats(*stats)
     yield "c", (cluster.survivor[-1] if cluster is not None else node, len(members))
 

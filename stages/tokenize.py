@@ -432,9 +432,9 @@ def decide(config: Config, context: RunContext, inputs: DecideInputs) -> Decisio
                  lambda key, value: ((int.from_bytes(key, "big"), value[0], value[1]), value[2]))
              | "smallest" >> beam.combiners.Top.Smallest(config.train.sample_docs)
              | "sample entries" >> beam.FlatMap(lambda entries: entries))
-    refs = keyed | "sample refs" >> beam.Map(lambda entry: entry[1])
+    refs = keyed | "sample refs" >> beam.Map(lambda entry: tuple(entry[1]))
     texts = inputs.fetch(refs, "sample texts")
-    sample = (({"key": keyed | "by ref" >> beam.Map(lambda entry: (entry[1], entry[0])),
+    sample = (({"key": keyed | "by ref" >> beam.Map(lambda entry: (tuple(entry[1]), entry[0])),
                 "doc": texts})
               | "join texts" >> beam.CoGroupByKey()
               | "key and text" >> beam.FlatMap(

@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import apache_beam as beam
+
 from pipeline.config import load_config
 from pipeline.outputs import read_rows
 from pipeline.run import run_pipeline
@@ -37,3 +39,45 @@ def assert_conserved(output: Path) -> dict[str, Any]:
     assert cons["dead_letter"] == len(dead)
     assert cons["input"] == len(kept) + len(rejected) + len(dead)
     return data
+
+
+def write_docs(docs: list, path: Path) -> Path:
+    """Docs as a pipeline document shard (input.format: docs), in the given order."""
+    from pipeline.shards import DOC_SCHEMA, RowWriter, doc_row
+
+    writer = RowWriter(str(path), DOC_SCHEMA)
+    for doc in docs:
+        writer.write(doc_row(doc))
+    writer.close()
+    return path
+
+
+def run_docs(docs: list, stages: list, tmp: Path, files: int = 1, beam_args: list[str] = (),
+             overrides: list[str] = ()) -> dict[str, Any]:
+    """Run (declaration, config) stages through the real shell on in-memory documents, split
+    over ``files`` input shards; returns the output's kept/rejected/dead rows and summary."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    per_file = max(1, -(-len(docs) // files))
+    inputs = [str(write_docs(docs[i:i + per_file], tmp / f"docs-{n:03d}.parquet"))
+              for n, i in enumerate(range(0, max(len(docs), 1), per_file))]
+    out = tmp / "out"
+    cfg = load_config(None, list(overrides), **{"input.paths": inputs, "output.path": str(out),
+                                                "input.format": "docs",
+                                                "output.overwrite": True})
+    run_pipeline(cfg, list(beam_args), stages=stages)
+    return {"kept": rows(out, "kept"), "rejected": rows(out, "rejected"),
+            "dead_letter": rows(out, "dead_letter"), "summary": summary(out), "output": out}
+
+
+class WriteSingleJson(beam.PTransform):
+    """Test pipelines: a PCollection holding one JSON-able value -> one file."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def expand(self, value: beam.PCollection) -> beam.PCollection:
+        from pipeline.io import write_json
+
+        path = self.path
+        return value | "write json" >> beam.Map(lambda v: write_json(path, v) or path)

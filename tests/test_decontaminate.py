@@ -6,16 +6,14 @@ import gzip
 import json
 from pathlib import Path
 
-import apache_beam as beam
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from pydantic import ValidationError
 
-from pipeline.config import DEMO_INPUT, load_config
-from pipeline.registry import RunContext, available_stages
+from pipeline.config import DEMO_INPUT, ConfigError, load_config
+from pipeline.registry import available_stages
 from stages import ngrams
 from stages.benchmarks import BenchmarkSource, detect_format, iter_items, load_items, values_at
-from stages.decontaminate import (REASON, Config, Stage, build_index, cut_regions,
+from stages.decontaminate import (REASON, Config, build_index, cut_regions,
                                   decontaminate_text, find, hash_seed, pieces_between)
 from stages.record import Doc
 from tests.conftest import PROJECT, shared_path
@@ -245,23 +243,19 @@ def test_every_shared_benchmark_loads_with_its_spec(name: str) -> None:
 
 # ------------------------------------------------------------------ Beam ------------------
 
-_COLLECTED: dict = {}
+def _run_stage(config: Config, docs: list[Doc], tmp: Path) -> tuple[list, list, dict]:
+    """The stage alone through the real shell: kept docs, rejected records, the report."""
+    from types import SimpleNamespace
 
+    from stages.decontaminate import SPEC
+    from tests.helpers import run_docs
 
-def _collect(element, kind: str) -> None:
-    """Top-level (pickled by reference), so the in-process runner appends to this module's dict."""
-    _COLLECTED.setdefault(kind, []).append(element)
-
-
-def _run_stage(config: Config, docs: list[Doc]) -> tuple[list, list, dict]:
-    _COLLECTED.clear()
-    with BeamPipeline() as pipeline:
-        out = pipeline | beam.Create(docs) | Stage(config, RunContext("/tmp", seed=5))
-        out.kept | "kept" >> beam.Map(_collect, "kept")
-        out.rejected | "rej" >> beam.Map(_collect, "rejected")
-        out.reports["contamination"] | "rep" >> beam.Map(_collect, "report")
-    (report,) = _COLLECTED["report"]
-    return _COLLECTED.get("kept", []), _COLLECTED.get("rejected", []), report
+    out = run_docs(docs, [(SPEC, config)], tmp, overrides=["run.seed=5"])
+    kept = [SimpleNamespace(id=r["id"], text=r["text"], meta=json.loads(r["meta"]))
+            for r in out["kept"]]
+    rejected = [SimpleNamespace(doc=SimpleNamespace(id=r["id"]), reason=r["reason"])
+                for r in out["rejected"]]
+    return kept, rejected, out["summary"]["reports"]["decontaminate"]["contamination"]
 
 
 def test_beam_max_matches_ignores_common_ngrams(tmp_path: Path) -> None:
@@ -273,7 +267,7 @@ def test_beam_max_matches_ignores_common_ngrams(tmp_path: Path) -> None:
     docs += [Doc(id="dirty", source="t", text=body + GSM + " " + body),
              Doc(id="dropped", source="t", text="Puzzle. " + GSM),
              Doc(id="clean", source="t", text=body)]
-    kept, rejected, report = _run_stage(config, docs)
+    kept, rejected, report = _run_stage(config, docs, tmp_path / 'run')
     by_id = {d.id: d for d in kept}
     for i in range(4):  # 4 documents > max_matches=3: common phrase, left alone
         assert by_id[f"common-{i}"].text == docs[i].text
@@ -281,7 +275,7 @@ def test_beam_max_matches_ignores_common_ngrams(tmp_path: Path) -> None:
     assert by_id["clean"].text == body
     assert [(r.doc.id, r.reason) for r in rejected] == [("dropped", REASON)]
     row = report["benchmarks"]["bench"]
-    assert report["index_path"] == "side_input" and report["ignored_common_ngrams"] > 0
+    assert report["ignored_common_ngrams"] > 0
     assert (row["items"], row["dirty_items"], row["docs_touched"], row["docs_dropped"]) == \
         (2, 1, 2, 1)
     assert row["chars_removed"] > len(GSM) and row["examples"]
@@ -292,34 +286,17 @@ def test_beam_same_ngrams_under_the_limit_are_cut(tmp_path: Path) -> None:
     config = _config(tmp_path, [common], max_matches=10)
     body = FILLER * 4
     docs = [Doc(id=f"c{i}", source="t", text=body + common + ". " + body) for i in range(4)]
-    kept, rejected, report = _run_stage(config, docs)
+    kept, rejected, report = _run_stage(config, docs, tmp_path / 'run')
     assert not rejected and all("quick brown" not in d.text for d in kept)
     assert report["ignored_common_ngrams"] == 0
     assert report["benchmarks"]["bench"]["docs_touched"] == 4
 
 
-def test_join_path_gives_the_same_output_as_the_side_input(tmp_path: Path) -> None:
-    common = "the quick brown fox jumps over the lazy dog while the cat sleeps soundly today"
-    short = "when was the last time anyone was on the moon"
-    body = FILLER * 4
-    docs = [Doc(id=f"common-{i}", source="t", text=body + common + ". " + body) for i in range(4)]
-    docs += [Doc(id="dirty", source="t", text=body + GSM + " " + body + short + "? " + body),
-             Doc(id="dropped", source="t", text="Puzzle. " + GSM),
-             Doc(id="clean", source="t", text=body)]
-    results = {}
-    for path, budget in (("side_input", 1 << 20), ("join", 1)):
-        config = _config(tmp_path, [GSM, common, short], max_matches=3,
-                         side_input_max_bytes=budget)
-        kept, rejected, report = _run_stage(config, docs)
-        assert report["index_path"] == path
-        report.pop("index_path")
-        report["index"].pop("budget_bytes")
-        results[path] = (sorted((d.id, d.text, d.meta.get("decontam")) for d in kept),
-                         sorted((r.doc.id, r.reason) for r in rejected), report)
-    assert results["join"] == results["side_input"]
-    kept = dict((i, t) for i, t, _ in results["join"][0])
-    assert "moon" not in kept["dirty"] and kept["common-0"] == docs[0].text
-    assert results["join"][2]["benchmarks"]["bench"]["dirty_items"] == 2
+def test_an_index_over_the_worker_budget_fails_before_work(tmp_path: Path) -> None:
+    config = _config(tmp_path, [GSM], side_input_max_bytes=1)
+    docs = [Doc(id="clean", source="t", text=FILLER)]
+    with pytest.raises(ConfigError, match="side_input_max_bytes"):
+        _run_stage(config, docs, tmp_path / "run")
 
 
 def test_demo_run_cuts_the_contaminated_document(tmp_path: Path) -> None:
@@ -328,7 +305,6 @@ def test_demo_run_cuts_the_contaminated_document(tmp_path: Path) -> None:
     out = run([DEMO_INPUT], tmp_path / "demo", others)
     summary = assert_conserved(out)
     report = summary["reports"]["decontaminate"]["contamination"]
-    assert report["index_path"] == "side_input"
     assert report["benchmarks"]["gsm8k_sample"]["docs_touched"] >= 1
     kept = {r["id"]: r for r in rows(out, "kept")}
     rejected = {r["id"]: r for r in rows(out, "rejected")}

@@ -6,18 +6,14 @@ import random
 from pathlib import Path
 from typing import Any
 
-import apache_beam as beam
 import pytest
 from pydantic import ValidationError
 
 from pipeline.config import DEMO_INPUT
-from pipeline.io import WriteSingleJson
-from pipeline.options import beam_options
-from pipeline.registry import RunContext
 from stages import dedup
-from stages.dedup import Cluster, Config, bucket_edges, decide_node, normalize_url
+from stages.dedup import Cluster, Config, bucket_edges, decide_group, normalize_url, rank_of
 from stages.record import Doc
-from tests.helpers import assert_conserved, rows, run
+from tests.helpers import assert_conserved, rows, run, run_docs
 
 ONLY_DEDUP = ["extract.enabled=true"]  # text records skip extraction; other stages keep defaults
 LOREM = ("Botchan grew up in Tokyo as a reckless boy and later took a post as a mathematics "
@@ -62,6 +58,11 @@ def test_normalize_url() -> None:
     assert normalize_url("http://h.org:8080") == "http://h.org:8080/"
 
 
+def _decide(node: bytes, docs: list[Doc], cluster: Cluster | None, rule: str) -> list:
+    """decide_group on documents: (doc, drop, meta) per document."""
+    return list(decide_group(node, [(rank_of(doc, rule), doc) for doc in docs], cluster, rule, 0.8))
+
+
 def test_survivor_rules_and_ties() -> None:
     node = b"n" * 16
     docs = [_doc("b", "same text here", date="2020-01-01"),
@@ -71,35 +72,35 @@ def test_survivor_rules_and_ties() -> None:
     for rule, winner in (("longest", ("a", "https://x.example/a")),
                          ("earliest_date", ("a", "https://other/")),
                          ("smallest_id", ("a", "https://other/"))):
-        decisions = list(decide_node(node, docs, None, rule, 0.8))
-        kept = [(d.doc.id, d.doc.url) for d in decisions if d.drop is None]
+        decisions = _decide(node, docs, None, rule)
+        kept = [(doc.id, doc.url) for doc, drop, _ in decisions if drop is None]
         assert kept == [winner], rule
-        reasons = {d.drop.reason for d in decisions if d.drop}
+        reasons = {drop.reason for _, drop, _ in decisions if drop}
         assert reasons == {dedup.EXACT}
-        survivors = {d.doc.meta["dedup"]["survivor"] for d in decisions if d.drop}
+        survivors = {meta["survivor"] for _, drop, meta in decisions if drop}
         assert survivors == {"a"}
         # the order documents arrive in never changes the decision
-        again = list(decide_node(node, list(reversed(docs)), None, rule, 0.8))
-        assert [(d.doc.id, d.doc.url) for d in again if d.drop is None] == [winner]
+        again = _decide(node, list(reversed(docs)), None, rule)
+        assert [(doc.id, doc.url) for doc, drop, _ in again if drop is None] == [winner]
 
 
 def test_byte_identical_records_keep_exactly_one() -> None:
     docs = [_doc("same", "one text"), _doc("same", "one text")]
-    decisions = list(decide_node(b"k" * 16, docs, None, "longest", 0.8))
-    assert sorted(d.drop is None for d in decisions) == [False, True]
+    decisions = _decide(b"k" * 16, docs, None, "longest")
+    assert sorted(drop is None for _, drop, _ in decisions) == [False, True]
 
 
 def test_near_removed_node_points_at_cluster_survivor() -> None:
     node, other = b"a" * 16, b"b" * 16
     survivor = dedup.node_ref((-500, "winner", "t", "u", "", 1), "longest", other)
     docs = [_doc("x", "text one"), _doc("y", "text one")]
-    decisions = list(decide_node(node, docs, Cluster(survivor, 3), "longest", 0.8))
-    by_reason = {d.drop.reason: d for d in decisions}
-    near, exact = by_reason[dedup.NEAR], by_reason[dedup.EXACT]
-    assert near.doc.meta["dedup"]["survivor"] == "winner" and near.doc.meta["dedup"]["kept"] == "winner"
-    assert near.doc.meta["dedup"]["cluster"] == "near:" + other.hex()
-    assert exact.doc.meta["dedup"]["survivor"] == near.doc.id  # exact copy of the near copy
-    assert exact.doc.meta["dedup"]["kept"] == "winner"
+    decisions = _decide(node, docs, Cluster(survivor, 3), "longest")
+    by_reason = {drop.reason: (doc, meta) for doc, drop, meta in decisions}
+    (near_doc, near), (_, exact) = by_reason[dedup.NEAR], by_reason[dedup.EXACT]
+    assert near["survivor"] == "winner" and near["kept"] == "winner"
+    assert near["cluster"] == "near:" + other.hex()
+    assert exact["survivor"] == near_doc.id  # exact copy of the near copy
+    assert exact["kept"] == "winner"
 
 
 def test_bucket_edges_clique_then_star() -> None:
@@ -114,19 +115,16 @@ def test_bucket_edges_clique_then_star() -> None:
 # ------------------------------------------------------------------ the stage in Beam -----
 
 def _run_stage(docs: list[Doc], tmp: Path, beam_args: list[str] = (), **config: Any) -> dict:
-    """kept ids, rejected {id: (reason, meta)}, report."""
-    with beam.Pipeline(options=beam_options(list(beam_args))) as pipeline:
-        out = (pipeline | beam.Create(docs, reshuffle=False)
-               | dedup.Stage(Config(**config), RunContext(str(tmp), 1234)))
-        (out.kept | "kept" >> beam.Map(lambda d: [d.id, d.url, d.meta.get("dedup")])
-         | "kept list" >> beam.combiners.ToList() | "w kept" >> WriteSingleJson(str(tmp / "k.json")))
-        (out.rejected | "rej" >> beam.Map(lambda r: [r.doc.id, r.doc.url, r.reason, r.doc.meta["dedup"]])
-         | "rej list" >> beam.combiners.ToList() | "w rej" >> WriteSingleJson(str(tmp / "r.json")))
-        out.reports["minhash"] | "w report" >> WriteSingleJson(str(tmp / "report.json"))
+    """kept [id, url, dedup meta], rejected [id, url, reason, dedup meta], the report; the
+    stage runs alone through the real shell."""
+    out = run_docs(docs, [(dedup.SPEC, Config(**config))], tmp, beam_args=list(beam_args))
     by_id_url = lambda row: (row[0], row[1])  # noqa: E731
-    return {"kept": sorted(json.loads((tmp / "k.json").read_text()), key=by_id_url),
-            "rejected": sorted(json.loads((tmp / "r.json").read_text()), key=by_id_url),
-            "report": json.loads((tmp / "report.json").read_text())}
+    kept = [[r["id"], r["url"], json.loads(r["meta"]).get("dedup")] for r in out["kept"]]
+    rejected = [[r["id"], r["url"], r["reason"], json.loads(r["meta"])["dedup"]]
+                for r in out["rejected"]]
+    return {"kept": sorted(kept, key=by_id_url), "rejected": sorted(rejected, key=by_id_url),
+            "report": out["summary"]["reports"]["dedup"]["minhash"],
+            "dead_letter": out["dead_letter"]}
 
 
 def _corpus(seed: int = 4) -> list[Doc]:
@@ -248,12 +246,10 @@ def test_a_failing_document_is_dead_lettered(tmp_path: Path, monkeypatch: pytest
 
     monkeypatch.setattr(dedup.minhash, "normalized_units", fragile)
     docs = [_doc("ok", "fine text"), _doc("bad", "BOOM text")]
-    with beam.Pipeline(options=beam_options([])) as pipeline:
-        out = (pipeline | beam.Create(docs, reshuffle=False)
-               | dedup.Stage(Config(), RunContext(str(tmp_path), 1)))
-        (out.dead_letter | beam.Map(lambda d: [d.id, d.stage, d.error])
-         | beam.combiners.ToList() | WriteSingleJson(str(tmp_path / "dead.json")))
-    assert json.loads((tmp_path / "dead.json").read_text()) == [["bad", "dedup", "ValueError: boom"]]
+    out = _run_stage(docs, tmp_path)
+    assert [[d["id"], d["stage"], d["error"]] for d in out["dead_letter"]] == [
+        ["bad", "dedup", "ValueError: boom"]]
+    assert [k[0] for k in out["kept"]] == ["ok"]
 
 
 # ------------------------------------------------------------------ whole pipeline --------

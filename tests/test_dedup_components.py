@@ -7,7 +7,7 @@ from pathlib import Path
 
 import apache_beam as beam
 
-from pipeline.io import WriteSingleJson
+from tests.helpers import WriteSingleJson
 from pipeline.options import beam_options
 from stages.components import ConnectedComponents, large_star, small_star
 

@@ -268,21 +268,17 @@ def test_rules_shared_per_process() -> None:
 
 # ----------------------------------------------------------------- Beam shell
 
-def test_stage_in_test_pipeline() -> None:
-    import apache_beam as beam
-    from apache_beam.testing.test_pipeline import TestPipeline
-    from apache_beam.testing.util import assert_that, equal_to
+def test_stage_through_the_shell(tmp_path: Path) -> None:
+    from tests.helpers import run_docs
 
     docs = [Doc(id="ok", url="https://books.example.org/a", html=b"<p>A fine page.</p>"),
             Doc(id="dom", url="http://www.unsafe-demo.example.com/page", html=b"<p>hi</p>"),
             Doc(id="urlw", url="https://x.org/free-porn", html=b"<p>hi</p>"),
             Doc(id="words", url="https://x.org/p", text="buy xxx here")]
-    with TestPipeline() as p:
-        out = p | beam.Create(docs) | safety.Stage(safety.Config(), None)
-        assert_that(out.kept | "k" >> beam.Map(lambda d: d.id), equal_to(["ok"]), label="kept")
-        assert_that(out.rejected | "r" >> beam.Map(lambda r: (r.doc.id, r.reason)),
-                    equal_to([("dom", "blocked_domain"), ("urlw", "blocked_url_words"),
-                              ("words", "unsafe_words")]), label="rejected")
+    out = run_docs(docs, [(safety.SPEC, safety.Config())], tmp_path)
+    assert [row["id"] for row in out["kept"]] == ["ok"]
+    assert sorted((row["id"], row["reason"]) for row in out["rejected"]) == [
+        ("dom", "blocked_domain"), ("urlw", "blocked_url_words"), ("words", "unsafe_words")]
 
 
 # ----------------------------------------------------------------- the real 4.5 M list

@@ -10,7 +10,6 @@ import random
 import re
 from pathlib import Path
 
-import apache_beam as beam
 import numpy as np
 import pytest
 import sentencepiece as spm
@@ -18,11 +17,10 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from pydantic import ValidationError
 
-from pipeline import io as pio
 from pipeline.config import ConfigError, load_config
-from pipeline.registry import RunContext
 from stages import token_shards, tokenize
 from stages.record import Doc
+from tests.helpers import run_docs
 from tests.conftest import PROJECT, shared_path
 
 DEMO = PROJECT / "tools" / "demo" / "demo_shard.jsonl.gz"
@@ -151,24 +149,18 @@ def test_stage_trains_on_demo_text_in_beam(tmp_path: Path) -> None:
     pairs = demo_texts()
     docs = [Doc(id=i, source="demo", text=t) for i, t in pairs]
     config = tokenize.Config(train=SMALL_TRAIN, batch_size=16)
-    context = RunContext(artefact_dir=str(tmp_path), seed=7)
-    with BeamPipeline() as pipeline:
-        out = pipeline | beam.Create(docs) | tokenize.Stage(config, context)
-        counts = out.kept | beam.Map(lambda d: (d.id, d.token_count))
-        reports = out.reports["summary"] | "report json" >> beam.Map(json.dumps, sort_keys=True)
-        reports | "report" >> beam.io.WriteToText(str(tmp_path / "report"), shard_name_template="")
-        counts | "count json" >> beam.Map(json.dumps) | "counts" >> beam.io.WriteToText(
-            str(tmp_path / "counts"), shard_name_template="")
-        assert_that(out.rejected | beam.combiners.Count.Globally(), equal_to([0]), label="no rejects")
-    model = (tmp_path / tokenize.MODEL_ARTEFACT).read_bytes()
+    out = run_docs(docs, [(tokenize.SPEC, config)], tmp_path, files=3, overrides=["run.seed=7"])
+    assert out["rejected"] == [] and out["dead_letter"] == []
+    model = (out["output"] / "artefacts" / tokenize.MODEL_ARTEFACT).read_bytes()
     # Same bytes as training directly on the sample in key order: the Beam path is deterministic.
     ordered = sorted(tokenize.sample_key(d, 7, SMALL_TRAIN.max_doc_chars) for d in docs)
     assert model == tokenize.train_model([k[3] for k in ordered], SMALL_TRAIN, 7)
     direct = spm.SentencePieceProcessor(model_proto=model)
-    got = dict(tuple(json.loads(line)) for line in (tmp_path / "counts").read_text().splitlines())
+    got = {row["id"]: row["token_count"] for row in out["kept"]}
     assert got == {i: len(direct.encode(t)) for i, t in pairs}
-    report = json.loads((tmp_path / "report").read_text())
+    report = out["summary"]["reports"]["tokenize"]["summary"]
     assert report["model"]["source"] == "trained" and report["model"]["vocab_size"] <= 2000
+    assert report["model"]["artefact"] == f"artefacts/{tokenize.MODEL_ARTEFACT}"
     assert report["training"]["sample_docs"] == len(docs)
     total = report["compression"]["total"]
     assert total["tokens"] == sum(got.values())
@@ -180,12 +172,9 @@ def test_stage_trains_on_demo_text_in_beam(tmp_path: Path) -> None:
 def test_sample_is_bounded(tmp_path: Path) -> None:
     docs = [Doc(id=f"d{i}", text=f"line {i} " * 50) for i in range(60)]
     train = tokenize.TrainConfig(vocab_size=400, sample_docs=10, max_doc_chars=200)
-    config = tokenize.Config(train=train)
-    with BeamPipeline() as pipeline:
-        out = pipeline | beam.Create(docs) | tokenize.Stage(config, RunContext(str(tmp_path), 3))
-        sample = out.reports["summary"] | beam.Map(
-            lambda r: (r["training"]["sample_docs"], r["training"]["sample_chars"]))
-        assert_that(sample, equal_to([(10, 2000)]))
+    out = run_docs(docs, [(tokenize.SPEC, tokenize.Config(train=train))], tmp_path)
+    training = out["summary"]["reports"]["tokenize"]["summary"]["training"]
+    assert (training["sample_docs"], training["sample_chars"]) == (10, 2000)
 
 
 # ----------------------------------------------------------------- report
@@ -256,25 +245,22 @@ def test_shard_round_trip_and_order_independence(tmp_path: Path, vocab: int) -> 
 
 
 def test_token_shards_round_trip_to_text_via_beam(tmp_path: Path, demo_model: bytes) -> None:
+    model = tmp_path / "demo.model"
+    model.write_bytes(demo_model)
     processor = tokenize.load_processor(demo_model)
     texts = {i: t for i, t in demo_texts()[:25]} | {"empty": ""}
-    docs = tokenize.tokenize_docs(processor, [Doc(id=i, text=t) for i, t in texts.items()],
-                                  tokenize.Config(write_token_ids=True))
-    out_dir = tmp_path / "tokens"
-    with BeamPipeline() as pipeline:
-        _ = pipeline | beam.Create(docs) | pio.WriteTokenShards(str(out_dir), tokens_per_shard=2000)
-    shards = sorted(out_dir.glob("*.bin"))
-    assert len(shards) > 1  # the total token count split the output
-    back = dict(token_shards.read_tokens(out_dir))
+    docs = [Doc(id=i, text=t) for i, t in texts.items()]
+    config = tokenize.Config(model=str(model), write_token_ids=True)
+    runs = []
+    for name in ("first", "again"):
+        out = run_docs(docs, [(tokenize.SPEC, config)], tmp_path / name, files=3)
+        runs.append({p.name: p.read_bytes() for p in (out["output"] / "tokens").iterdir()})
+    assert len([name for name in runs[0] if name.endswith(".bin")]) == 3  # one per input file
+    back = dict(token_shards.read_tokens(tmp_path / "first" / "out" / "tokens"))
     assert set(back) == set(texts)
     for doc_id, text in texts.items():
-        assert processor.decode(back[doc_id].tolist()) == processor.decode(processor.encode(text))
         assert processor.decode(back[doc_id].tolist()) == text  # identity-normalised model
-    first = {p.name: p.read_bytes() for p in out_dir.iterdir()}
-    again_dir = tmp_path / "again"
-    with BeamPipeline() as pipeline:
-        _ = pipeline | beam.Create(docs[::-1]) | pio.WriteTokenShards(str(again_dir), 2000)
-    assert {p.name: p.read_bytes() for p in again_dir.iterdir()} == first
+    assert runs[0] == runs[1]
 
 
 def test_pipeline_writes_token_shards_and_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
