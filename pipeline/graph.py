@@ -64,8 +64,10 @@ def build_graph(pipeline: beam.Pipeline, config: Any, files: list[str], staging:
         out_cfg.target_shard_bytes, out_cfg.compression,
         sort_columns=("id", "source", "url", "date", "text"))
     if "tokenize" in ran and config.tokenize.write_token_ids:
+        from stages.tokenize import shard_settings
         docs | "write token ids" >> pio.WriteTokenShards(staging.dir("tokens"),
-                                                         config.tokenize.tokens_per_shard)
+                                                         config.tokenize.tokens_per_shard,
+                                                         shard_settings(config.tokenize))
     all_rejected | "write rejected" >> pio.WriteParquetShards(
         staging.dir("rejected"), pio.REJECTED_SCHEMA, pio.rejected_row,
         lambda row: len(row["text"] or "") + 200, out_cfg.target_shard_bytes, out_cfg.compression,

@@ -231,33 +231,27 @@ class WriteParquetShards(beam.PTransform):
 
 
 class _WriteTokenShard(beam.DoFn):
-    def __init__(self, directory: str) -> None:
-        self.directory = directory
+    def __init__(self, directory: str, settings: Any) -> None:
+        self.directory, self.settings = directory, settings
 
     def process(self, item: tuple[tuple[int, int], Iterable[tuple[str, Any]]]) -> Iterable[dict]:
         from stages import token_shards
 
         (shard, shards), docs = item
-        docs = list(docs)
-        data, index = token_shards.pack_shard(docs, docs[0][1].dtype)
-        base = f"{self.directory}/{token_shards.shard_name(shard, shards)}"
-        with FileSystems.create(base + token_shards.BIN_SUFFIX) as handle:
-            handle.write(data)
-        with FileSystems.create(base + token_shards.INDEX_SUFFIX) as handle:
-            handle.write(token_shards.index_bytes(index))
-        yield {"path": base, "docs": len(docs), "bytes": len(data)}
+        yield token_shards.write_shard(docs, self.directory, token_shards.shard_name(shard, shards),
+                                       self.settings)
 
 
 class WriteTokenShards(beam.PTransform):
-    """Docs with ``token_ids`` -> ``<directory>/part-NNNNN-of-MMMMM.{bin,idx.parquet}``.
+    """Docs with ``token_ids`` -> Megatron / nanoGPT shards (``stages.token_shards.write_shard``).
 
     Same idea as :class:`WriteParquetShards`: shard = xxh64(id) % n with n from the total token
     count (a side input), documents sorted by id inside a shard, so output is byte-identical.
     """
 
-    def __init__(self, directory: str, tokens_per_shard: int) -> None:
+    def __init__(self, directory: str, tokens_per_shard: int, settings: Any) -> None:
         super().__init__()
-        self.directory, self.target = directory, tokens_per_shard
+        self.directory, self.target, self.settings = directory, tokens_per_shard, settings
 
     def expand(self, docs: beam.PCollection) -> beam.PCollection:
         pairs = (docs
@@ -266,7 +260,7 @@ class WriteTokenShards(beam.PTransform):
         return (pairs
                 | "shard" >> GroupIntoShards(lambda pair: pair[0], lambda pair: len(pair[1]),
                                              self.target)
-                | "write shard" >> beam.ParDo(_WriteTokenShard(self.directory)))
+                | "write shard" >> beam.ParDo(_WriteTokenShard(self.directory, self.settings)))
 
 
 def write_json(path: str, value: Any) -> None:

@@ -1,6 +1,8 @@
-"""tokenize: SentencePiece token counts (and optionally token ids) for every kept document.
+"""tokenize: token counts (and optionally training-ready token ids) for every kept document.
 
-The model is either a ``.model`` file named in config, or trained inside the pipeline:
+The tokenizer is a file named in config (a SentencePiece ``.model`` or a Hugging Face
+``tokenizer.json``, see :mod:`stages.tokenizers`), or a SentencePiece model trained inside the
+pipeline:
 
 1. every document with text is keyed by ``xxh64(seed, source, id)``; ``beam.combiners.Top``
    keeps the ``sample_docs`` smallest keys (each text cut to ``max_doc_chars``), so the sample
@@ -8,34 +10,40 @@ The model is either a ``.model`` file named in config, or trained inside the pip
 2. one DoFn trains SentencePiece on that sample (a bounded single-worker step: the sample size,
    not the corpus size, sets its cost) single-threaded with a fixed seed, so the ``.model``
    bytes are identical run to run, and writes it to ``<output>/artefacts/tokenizer.model``;
-3. the model bytes reach the encoding DoFn as a side input; each worker parses them once
-   (a module-level cache keyed by a hash of the bytes) and encodes documents in batches.
+3. the tokenizer (a :class:`stages.tokenizers.TokenizerSource`) reaches the encoding DoFn as a
+   side input; each worker parses it once (:func:`stages.tokenizers.load` caches by the bytes'
+   hash) and encodes documents in batches.
 
-A report (``reports.tokenize.summary``) gives the model, the training sample and compression
-per language (chars/token, bytes/token, tokens/char, tokens/word) computed by a combiner over
-all kept documents. See docs/tokenize.md.
+Counts never include BOS/EOS (the rule for each kind is in :mod:`stages.tokenizers`). Token ids
+go to Megatron-LM and/or nanoGPT shards (:mod:`stages.token_shards`). A report
+(``reports.tokenize.summary``) names the tokenizer (kind, file, sha256, vocabulary, EOS, trained
+in the run or not), the training sample, the shard formats and compression per language
+(chars/token, bytes/token, tokens/char, tokens/word) computed by a combiner over all kept
+documents; for a model trained in the run it also gives how much counts with a user's own
+tokenizer typically differ (:func:`trained_vs_reference`). See docs/tokenize.md.
 """
 from __future__ import annotations
 
-import hashlib
 import io
-import os
-import threading
-from collections import Counter
+import math
 from typing import Any, Iterable, Literal, Sequence
 
 import apache_beam as beam
 import xxhash
 from apache_beam.io.filesystems import FileSystems
-from pydantic import Field, field_validator
+from pydantic import Field, model_validator
 
-from stages import token_shards
+from stages import token_shards, tokenizers
 from stages.base import DEAD_LETTER, KEPT, REJECTED, BatchStageDoFn, StageOutputs
 from stages.record import Doc
-from stages.settings import Section, StageSection, resolve_path
+from stages.settings import Section, StageSection
+from stages.tokenizers import Tokenizer, TokenizerSource
 
 STAGE = "tokenize"
 MODEL_ARTEFACT = "tokenizer.model"
+# SentencePiece's trainer defaults (unk 0, bos 1, eos 2), which train_model keeps: the EOS of a
+# model trained in the run is known before training, so shard settings can be fixed up front.
+TRAINED_EOS_TOKEN, TRAINED_EOS_ID = "</s>", 2
 
 
 class TrainConfig(Section):
@@ -65,175 +73,122 @@ class TrainConfig(Section):
 
 
 class Config(StageSection):
-    # Path to a SentencePiece .model (absolute, or relative to the project root), or null to
-    # train one on the cleaned text (see `train`).
+    # Your tokenizer: a SentencePiece .model or a Hugging Face tokenizer.json (the kind is read
+    # from the file's content), or a model folder holding one (tokenizer.json is preferred, as
+    # transformers does); absolute, relative to the project root, or a Beam filesystem URL.
+    # null: train a SentencePiece model on this run's cleaned text (see `train`).
     model: str | None = None
+    # auto: detect from the content; naming a kind makes a mismatching file a config error.
+    kind: Literal["auto", "sentencepiece", "huggingface"] = "auto"
+    # The EOS token written between documents in token shards (never counted). null: the
+    # SentencePiece model's EOS piece; for a tokenizer.json the eos_token of the
+    # tokenizer_config.json beside it, else the first of stages.tokenizers.KNOWN_EOS_TOKENS in
+    # the vocabulary.
+    eos_token: str | None = None
     train: TrainConfig = TrainConfig()
-    # Documents per sp.encode call (batched encode is faster than one call per document).
+    # Documents per encode call (batched encode is faster than one call per document).
     batch_size: int = Field(default=256, ge=1, le=100_000)
-    # Threads sentencepiece may use inside one encode call (1 = leave cores to Beam workers).
+    # Threads the tokenizer may use inside one encode call (1 = leave cores to Beam workers).
     encode_threads: int = Field(default=1, ge=1, le=256)
-    # Also write token ids as flat binary shards under <output>/tokens/ (see docs/tokenize.md).
+    # Also write token ids as training-ready shards under <output>/tokens/ (docs/tokenize.md).
     write_token_ids: bool = False
-    # Append the model's EOS id after each document in the binary shards (not in token_count).
-    append_eos: bool = False
-    # Target tokens per binary shard (the shard count is ceil(total tokens / this)).
+    # megatron: Megatron-LM indexed dataset (.bin + .idx); nanogpt: one flat uint16/uint32 .bin
+    # per shard with EOS after every document; both. Megatron keeps document boundaries in its
+    # index, so it is the default; the doc_ids/ files are written with either.
+    shard_format: Literal["megatron", "nanogpt", "both"] = "megatron"
+    # End every Megatron sequence with EOS, as Megatron's GPT recipes do (--append-eod);
+    # without it packed training samples run documents together. nanoGPT always has the EOS.
+    append_eos: bool = True
+    # Target tokens per shard (the shard count is ceil(total tokens / this)).
     tokens_per_shard: int = Field(default=500_000_000, gt=0)
     # Languages without spaces: no whitespace words, so no tokens/word in the report.
     unspaced_langs: tuple[str, ...] = ("zh", "ja", "th", "lo", "km", "my", "bo")
 
-    @field_validator("model")
-    @classmethod
-    def _model_loads(cls, value: str | None) -> str | None:
-        """Fail at config time (naming tokenize.model) rather than after hours of work."""
-        if value is None:
-            return None
-        data = read_model_bytes(value)  # raises ValueError with the resolved path
-        try:
-            load_processor(data)
-        except Exception as error:  # noqa: BLE001 - sentencepiece raises RuntimeError/OSError
-            raise ValueError(f"{resolve_model_path(value)} is not a SentencePiece model: {error}")
-        return value
+    @model_validator(mode="after")
+    def _tokenizer_usable(self) -> "Config":
+        """Fail at config time, naming the key, rather than after hours of work."""
+        if self.model is None:
+            if self.kind == "huggingface":
+                raise ValueError("tokenize.kind: huggingface needs tokenize.model (a "
+                                 "tokenizer.json); a model trained in the run is SentencePiece")
+            if self.eos_token not in (None, TRAINED_EOS_TOKEN):
+                raise ValueError(f"tokenize.eos_token: a model trained in the run has EOS "
+                                 f"{TRAINED_EOS_TOKEN!r}, not {self.eos_token!r}")
+        else:
+            try:
+                source = configured_source(self)
+            except ValueError as error:
+                raise ValueError(f"tokenize.model: {error}") from None
+            try:
+                tokenizers.load(source)
+            except ValueError as error:  # a named eos_token the vocabulary lacks
+                key = "tokenize.eos_token" if self.eos_token else "tokenize.model"
+                raise ValueError(f"{key}: {source.file}: {error}") from None
+            except Exception as error:  # noqa: BLE001 - each library raises its own types
+                raise ValueError(f"tokenize.model: {source.file} does not load as a "
+                                 f"{source.kind} tokenizer: {error}") from None
+        if self.write_token_ids:
+            try:
+                shard_settings(self)
+            except ValueError as error:
+                raise ValueError(
+                    f"tokenize.eos_token: {error}; tokenize.shard_format={self.shard_format} "
+                    f"(append_eos={self.append_eos}) needs one: name it with "
+                    "tokenize.eos_token=..., or use shard_format=megatron with "
+                    "append_eos=false") from None
+        return self
 
 
-# --------------------------------------------------------------------------- model bytes
+# --------------------------------------------------------------------------- tokenizer
 
-def resolve_model_path(path: str) -> str:
-    """Absolute local path or a Beam filesystem URL (gs://, s3://) as given."""
-    if "://" in path:
-        return path
-    return os.path.normpath(resolve_path(path))
+def configured_source(config: Config) -> TokenizerSource | None:
+    """The tokenizer named in config (read once at graph construction), or None: train one."""
+    if config.model is None:
+        return None
+    return tokenizers.read_source(config.model, config.kind, config.eos_token)
+
+
+def trained_source(model: bytes, artefact: str | None) -> TokenizerSource:
+    """A model trained in the run, named by its artefact path for the report."""
+    return TokenizerSource(kind="sentencepiece", data=model, file=artefact, trained_in_run=True)
 
 
 def read_model_bytes(path: str) -> bytes:
-    resolved = resolve_model_path(path)
-    try:
-        with FileSystems.open(resolved) as handle:
-            data = handle.read()
-    except Exception as error:  # noqa: BLE001
-        raise ValueError(f"cannot read SentencePiece model {resolved}: {error}") from None
-    if not data:
-        raise ValueError(f"SentencePiece model {resolved} is empty")
-    return data
+    """A tokenizer file's bytes (kept for tools that read a configured model directly)."""
+    return tokenizers.read_source(path).data
 
 
-def model_key(model: bytes) -> str:
-    return xxhash.xxh3_128_hexdigest(model)
-
-
-_PROCESSORS: dict[str, Any] = {}
-_LOCK = threading.Lock()
-# How many times this process parsed a model (tests check "once per worker").
-LOADS: Counter = Counter()
-
-
-def load_processor(model: bytes) -> Any:
-    """A SentencePieceProcessor for these bytes, parsed once per process and then shared."""
-    key = model_key(model)
-    processor = _PROCESSORS.get(key)
-    if processor is None:
-        with _LOCK:
-            processor = _PROCESSORS.get(key)
-            if processor is None:
-                import sentencepiece as spm
-
-                processor = spm.SentencePieceProcessor(model_proto=model)
-                _PROCESSORS[key] = processor
-                LOADS[key] += 1
-    return processor
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, pos
-
-
-def _fields(data: bytes) -> Iterable[tuple[int, int, Any]]:
-    """(field number, wire type, value) of a protobuf message; enough to read a ModelProto."""
-    pos = 0
-    while pos < len(data):
-        tag, pos = _varint(data, pos)
-        number, wire = tag >> 3, tag & 7
-        if wire == 0:
-            value, pos = _varint(data, pos)
-        elif wire == 1:
-            value, pos = data[pos: pos + 8], pos + 8
-        elif wire == 2:
-            length, pos = _varint(data, pos)
-            value, pos = data[pos: pos + length], pos + length
-        elif wire == 5:
-            value, pos = data[pos: pos + 4], pos + 4
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-        yield number, wire, value
-
-
-_MODEL_TYPES = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
-
-
-def model_info(model: bytes) -> dict[str, Any]:
-    """Vocab size, model type, byte fallback and normaliser read from the .model bytes.
-
-    sentencepiece's bundled ``sentencepiece_model_pb2`` needs a newer protobuf than Beam pins,
-    so the three trainer/normaliser fields are read from the wire format directly.
-    """
-    info: dict[str, Any] = {"sha256": hashlib.sha256(model).hexdigest(), "bytes": len(model),
-                            "vocab_size": load_processor(model).get_piece_size(),
-                            "model_type": "unigram", "byte_fallback": False, "normalizer": None}
-    for number, wire, value in _fields(model):
-        if number == 2 and wire == 2:  # trainer_spec
-            for sub, sub_wire, sub_value in _fields(value):
-                if sub == 3 and sub_wire == 0:
-                    info["model_type"] = _MODEL_TYPES.get(sub_value, str(sub_value))
-                elif sub == 35 and sub_wire == 0:
-                    info["byte_fallback"] = bool(sub_value)
-        elif number == 3 and wire == 2:  # normalizer_spec
-            for sub, sub_wire, sub_value in _fields(value):
-                if sub == 1 and sub_wire == 2:
-                    info["normalizer"] = sub_value.decode("utf-8", "replace")
-    return info
+def shard_settings(config: Config) -> token_shards.ShardSettings:
+    """Formats, id bound and EOS of every token shard of a run, known before any work."""
+    source = configured_source(config)
+    if source is None:  # trained in the run: vocab_size bounds the ids, EOS is the trainer's
+        id_bound, eos_id = config.train.vocab_size, TRAINED_EOS_ID
+    else:
+        tokenizer = tokenizers.load(source)
+        id_bound, eos_id = tokenizer.id_bound, tokenizer.eos_id
+    return token_shards.ShardSettings(formats=token_shards.FORMAT_CHOICES[config.shard_format],
+                                      id_bound=id_bound, eos_id=eos_id,
+                                      megatron_eos=config.append_eos)
 
 
 # --------------------------------------------------------------------------- encoding
 
-def _valid_utf8(text: str) -> str:
-    """Lone surrogates cannot cross into sentencepiece; the Parquet sink writes U+FFFD too."""
-    return text.encode("utf-8", "replace").decode("utf-8")
+def tokenize_docs(tokenizer: Tokenizer | None, docs: Sequence[Doc], config: Config) -> list[Doc]:
+    """Sets token_count (and token_ids when configured) on every document of a batch.
 
-
-def encode_texts(processor: Any, texts: Sequence[str], threads: int = 1) -> list[list[int]]:
-    """Token ids per text, no BOS/EOS, one batched call (same ids as one call per text)."""
-    texts = list(texts)
-    if not texts:
-        return []
-    try:
-        return processor.encode(texts, out_type=int, num_threads=threads)
-    except (UnicodeError, TypeError):  # lone surrogates: "List elements must be str or bytes"
-        return processor.encode([_valid_utf8(t) for t in texts], out_type=int, num_threads=threads)
-
-
-def tokenize_docs(processor: Any, docs: Sequence[Doc], config: Config) -> list[Doc]:
-    """Sets token_count (and token_ids when configured) on every document of a batch."""
-    if processor is None:  # no model: only possible when no document had text to train on
+    token_ids are the text's ids only; the shard writer adds EOS as each format wants.
+    """
+    if tokenizer is None:  # no model: only possible when no document had text to train on
         if any(doc.text for doc in docs):
             raise RuntimeError("no tokenizer model (empty training sample) but a document has text")
         encoded: list[list[int]] = [[] for _ in docs]
     else:
-        encoded = encode_texts(processor, [doc.text or "" for doc in docs], config.encode_threads)
-    vocab = processor.get_piece_size() if processor is not None else 1
-    eos = processor.eos_id() if processor is not None else -1
+        encoded = tokenizer.encode([doc.text or "" for doc in docs], config.encode_threads)
+    bound = tokenizer.id_bound if tokenizer is not None else 1
     for doc, ids in zip(docs, encoded):
         doc.token_count = len(ids)
         if config.write_token_ids:
-            if config.append_eos and eos >= 0:
-                ids = list(ids) + [eos]
-            doc.token_ids = token_shards.as_ids(ids, vocab)
+            doc.token_ids = token_shards.as_ids(ids, bound)
     return list(docs)
 
 
@@ -245,16 +200,16 @@ class _EncodeFn(BatchStageDoFn):
         self.config = config
         self._model_ref: tuple[int, Any] | None = None
 
-    def _processor(self, model: bytes) -> Any:
+    def _tokenizer(self, source: TokenizerSource | None) -> Tokenizer | None:
         # The side input is usually the same object for a whole bundle: skip re-hashing it.
-        if self._model_ref is None or self._model_ref[0] != id(model):
-            self._model_ref = (id(model), load_processor(model) if model else None)
+        if self._model_ref is None or self._model_ref[0] != id(source):
+            self._model_ref = (id(source), tokenizers.load(source) if source else None)
         return self._model_ref[1]
 
-    def process(self, batch: list[Doc], model: bytes) -> Iterable:  # type: ignore[override]
-        processor = self._processor(model)
+    def process(self, batch: list[Doc], model: TokenizerSource | None) -> Iterable:  # type: ignore[override]
+        tokenizer = self._tokenizer(model)
         config = self.config
-        self.core = lambda docs: tokenize_docs(processor, docs, config)
+        self.core = lambda docs: tokenize_docs(tokenizer, docs, config)
         yield from super().process(batch)
 
 
@@ -272,7 +227,7 @@ def training_sentences(texts: Iterable[str], max_sentence_bytes: int) -> Iterabl
     """Non-empty lines; a line too long for the trainer is cut in pieces instead of skipped."""
     step = max(1, max_sentence_bytes // 4)  # a character is at most 4 UTF-8 bytes
     for text in texts:
-        for line in _valid_utf8(text).split("\n"):
+        for line in tokenizers.valid_utf8(text).split("\n"):
             if not line.strip():
                 continue
             for start in range(0, len(line), step):
@@ -304,6 +259,16 @@ def train_model(texts: Sequence[str], train: TrainConfig, seed: int) -> bytes:
     return writer.getvalue()
 
 
+def train_on_sample(sample: Iterable[tuple[int, str, str, str]], train: TrainConfig,
+                    seed: int) -> tuple[bytes, dict[str, int]]:
+    """Model bytes trained on a sample of :func:`sample_key` tuples (in key order, so the bytes
+    do not depend on the order the sample arrives in), and the sample's size."""
+    texts = [item[3] for item in sorted(sample)]
+    model = train_model(texts, train, seed)
+    return model, {"sample_docs": len(texts), "sample_chars": sum(map(len, texts)),
+                   "sample_bytes": sum(len(t.encode("utf-8", "replace")) for t in texts)}
+
+
 class _TrainFn(beam.DoFn):
     """Trains on the (already bounded) sample and saves the model as a run artefact."""
 
@@ -311,16 +276,14 @@ class _TrainFn(beam.DoFn):
         self.train, self.seed, self.artefact_dir = train, seed, artefact_dir
 
     def process(self, sample: list[tuple[int, str, str, str]]) -> Iterable[dict[str, Any]]:
-        texts = [item[3] for item in sorted(sample)]
-        model = train_model(texts, self.train, self.seed)
-        path = None
+        model, stats = train_on_sample(sample, self.train, self.seed)
+        artefact = None
         if model:
-            path = FileSystems.join(self.artefact_dir, MODEL_ARTEFACT)
-            with FileSystems.create(path) as handle:
+            with FileSystems.create(FileSystems.join(self.artefact_dir, MODEL_ARTEFACT)) as handle:
                 handle.write(model)
-        yield {"model": model, "sample_docs": len(texts), "sample_chars": sum(map(len, texts)),
-               "sample_bytes": sum(len(t.encode("utf-8", "replace")) for t in texts),
-               "artefact": f"artefacts/{MODEL_ARTEFACT}" if path else None}
+            artefact = f"artefacts/{MODEL_ARTEFACT}"
+        yield {"tokenizer": trained_source(model, artefact) if model else None,
+               "artefact": artefact, **stats}
 
 
 # --------------------------------------------------------------------------- report
@@ -392,7 +355,7 @@ def ratios(group: dict[str, int], words_defined: bool) -> dict[str, Any]:
 
 
 DEFINITIONS = {
-    "tokens": "sentencepiece encode of the kept text, no BOS/EOS",
+    "tokens": "tokenizer encode of the kept text, no BOS/EOS (model.kind names the library)",
     "chars": "Unicode code points of the kept text",
     "bytes": "UTF-8 bytes of the kept text",
     "words": "whitespace-separated words (str.split); not defined for unspaced languages",
@@ -402,25 +365,97 @@ DEFINITIONS = {
                        "undefined 'compress rate' on Chinese)",
     "tokens_per_word": "tokens / words over languages with words (fertility)",
 }
+COUNT_RULE = ("no BOS/EOS: SentencePiece encode adds none; for tokenizer.json the post-processor "
+              "template is skipped (add_special_tokens=False), truncation/padding are off and "
+              "special-token strings in the text count as text")
+
+# How token counts made with a model trained in the run differ from counts made with a user's
+# own tokenizer: (reference tokens / trained tokens) - 1, measured with Llama 2 as the user's
+# tokenizer by `python tools/tokenizer_compare.py trained-vs-reference` (docs/tokenize.md has
+# every row). Per (language, train.model_type, train.vocab_size): the lowest and highest value
+# over training samples of 400 documents and more (en: 400 and 521 Common Crawl documents,
+# 1.03-1.36 M chars; zh: 400 and 794 THUCNews articles, 0.40-0.82 M chars), on held-back text
+# (what a run much larger than its sample sees) and on the sample itself (a run whose sample is
+# its whole corpus).
+TRAINED_VS_REFERENCE_ROWS: tuple[tuple[str, str, int, float, float, float, float], ...] = (
+    # lang, model_type, vocab_size, held-back low, high, in-sample low, high
+    ("en", "bpe", 8000, -0.0825, -0.077, -0.067, -0.0526),
+    ("en", "bpe", 16000, 0.0007, 0.0123, 0.0745, 0.0978),
+    ("en", "bpe", 32000, 0.0709, 0.0844, 0.2156, 0.2468),
+    ("en", "unigram", 8000, -0.1284, -0.1157, -0.0892, -0.0778),
+    ("en", "unigram", 16000, -0.0588, -0.0509, 0.0439, 0.0686),
+    ("en", "unigram", 32000, 0.0441, 0.0505, 0.1774, 0.1976),
+    ("zh", "bpe", 8000, 1.011, 1.0428, 1.0837, 1.1266),
+    ("zh", "bpe", 16000, 1.2029, 1.2613, 1.3819, 1.459),
+    ("zh", "bpe", 32000, 1.3109, 1.4274, 1.6813, 1.8784),
+    ("zh", "unigram", 8000, 0.987, 1.0236, 1.0722, 1.1152),
+    ("zh", "unigram", 16000, 1.1466, 1.2111, 1.3719, 1.4648),
+    ("zh", "unigram", 32000, 1.3253, 1.3703, 1.6891, 1.802),
+)
+TRAINED_VS_REFERENCE_SOURCE = {
+    "reference": "Llama 2 tokenizer (SentencePiece BPE, 32,000 pieces)",
+    "texts": {"en": "Common Crawl text (dolma CC-MAIN-2019-30 sample, 697 documents)",
+              "zh": "Chinese news (THUCNews cnews.val, 1,000 articles)"},
+    "command": "python tools/tokenizer_compare.py trained-vs-reference",
+    "min_sample_docs": 400,
+}
 
 
-def build_report(compression: dict[str, Any], model: dict[str, Any], config: Config,
-                 source: str) -> dict[str, Any]:
-    info = model_info(model["model"]) if model.get("model") else {"vocab_size": None}
+def trained_vs_reference(vocab_size: int | None = None, model_type: str | None = None,
+                         langs: Iterable[str] | None = None, in_sample: bool = False) -> dict[str, Any]:
+    """The measured range of ``reference / trained - 1`` per language, for the report to print.
+
+    Rows are narrowed to ``model_type`` and to the measured vocabulary size nearest
+    ``vocab_size`` (by ratio) when given; languages without a measurement are listed apart.
+    """
+    rows = [r for r in TRAINED_VS_REFERENCE_ROWS if model_type is None or r[1] == model_type]
+    if vocab_size:
+        nearest = min({r[2] for r in rows}, key=lambda v: abs(math.log(v / vocab_size)))
+        rows = [r for r in rows if r[2] == nearest]
+    low, high = (5, 6) if in_sample else (3, 4)
+    measured = sorted({r[0] for r in rows})
+    wanted = sorted({primary_lang(lang) for lang in langs}) if langs is not None else measured
+    by_lang = {}
+    for lang in wanted:
+        mine = [r for r in rows if r[0] == lang]
+        if mine:
+            by_lang[lang] = {"low": min(r[low] for r in mine), "high": max(r[high] for r in mine),
+                             "model_types": sorted({r[1] for r in mine}),
+                             "vocab_sizes": sorted({r[2] for r in mine})}
+    return {**TRAINED_VS_REFERENCE_SOURCE, "basis": "in-sample" if in_sample else "held-back text",
+            "by_lang": by_lang, "not_measured": [lang for lang in wanted if lang not in by_lang]}
+
+
+def build_report(compression: dict[str, Any], model: dict[str, Any], config: Config) -> dict[str, Any]:
+    """The stage report: tokenizer identity, training sample, compression, shard formats."""
+    source: TokenizerSource | None = model.get("tokenizer")
+    ident: dict[str, Any] = (tokenizers.identity(source) if source is not None else
+                             {"kind": None, "file": None, "sha256": None, "vocab_size": None,
+                              "eos_id": None, "trained_in_run": config.model is None})
+    trained = config.model is None
     training = None
-    if config.model is None:
-        training = {key: model.get(key) for key in
-                    ("sample_docs", "sample_chars", "sample_bytes")}
+    if trained:
+        training = {key: model.get(key) for key in ("sample_docs", "sample_chars", "sample_bytes")}
         training["config"] = config.train.model_dump(mode="json")
-    vocab = info.get("vocab_size")
+    difference = None
+    if trained and source is not None:
+        # The counts were made on the training text itself when the sample held every document.
+        in_sample = (training or {}).get("sample_docs", 0) >= compression["total"]["docs"]
+        difference = trained_vs_reference(vocab_size=ident["vocab_size"],
+                                          model_type=config.train.model_type,
+                                          langs=compression.get("by_lang") or {},
+                                          in_sample=in_sample)
+    token_ids: dict[str, Any] = {"written": config.write_token_ids}
+    if config.write_token_ids:
+        token_ids |= {"directory": "tokens", **shard_settings(config).describe()}
     return {
-        "model": {"source": source, "artefact": model.get("artefact"), **info},
+        "model": {**ident, "source": "trained" if trained else ident["file"],
+                  "artefact": model.get("artefact"), "counts": COUNT_RULE,
+                  "typical_difference": difference},
         "training": training,
         "compression": compression,
         "definitions": DEFINITIONS,
-        "token_ids": {"written": config.write_token_ids, "directory": "tokens",
-                      "dtype": token_shards.dtype_for_vocab(vocab).name if vocab else None,
-                      "append_eos": config.append_eos},
+        "token_ids": token_ids,
     }
 
 
@@ -434,11 +469,11 @@ class Stage(beam.PTransform):
         self.artefact_dir = context.artefact_dir
 
     def _model(self, docs: beam.PCollection) -> beam.PCollection:
-        """One dict with the model bytes (given, or trained on a seeded bounded sample)."""
+        """One dict with the tokenizer (given, or trained on a seeded bounded sample)."""
         config = self.config
-        if config.model is not None:
-            data = read_model_bytes(config.model)
-            return docs.pipeline | "model bytes" >> beam.Create([{"model": data, "artefact": None}])
+        source = configured_source(config)
+        if source is not None:
+            return docs.pipeline | "tokenizer" >> beam.Create([{"tokenizer": source, "artefact": None}])
         seed, cap = self.seed, config.train.max_doc_chars
         return (docs
                 | "sample keys" >> beam.FlatMap(lambda d: [k] if (k := sample_key(d, seed, cap)) else [])
@@ -448,16 +483,15 @@ class Stage(beam.PTransform):
     def expand(self, docs: beam.PCollection) -> StageOutputs:
         config = self.config
         model = self._model(docs)
-        model_bytes = beam.pvalue.AsSingleton(model | "model only" >> beam.Map(lambda m: m["model"]))
+        tokenizer = beam.pvalue.AsSingleton(model | "tokenizer only" >> beam.Map(lambda m: m["tokenizer"]))
         outputs = (docs
                    | f"{STAGE}/batch" >> beam.BatchElements(min_batch_size=1,
                                                            max_batch_size=config.batch_size)
-                   | f"{STAGE}/apply" >> beam.ParDo(_EncodeFn(config), model=model_bytes)
+                   | f"{STAGE}/apply" >> beam.ParDo(_EncodeFn(config), model=tokenizer)
                    .with_outputs(REJECTED, DEAD_LETTER, main=KEPT))
         kept = outputs[KEPT]
-        source = resolve_model_path(config.model) if config.model else "trained"
         report = (kept
                   | "compression" >> beam.CombineGlobally(CompressionStats(config.unspaced_langs))
-                  | "report" >> beam.Map(lambda comp, m: build_report(comp, m, config, source),
+                  | "report" >> beam.Map(lambda comp, m: build_report(comp, m, config),
                                          m=beam.pvalue.AsSingleton(model)))
         return StageOutputs(kept, outputs[REJECTED], outputs[DEAD_LETTER], {"summary": report})
