@@ -101,6 +101,14 @@ class ShardSettings:
         if self.eos_id is not None and not 0 <= self.eos_id < self.id_bound:
             raise ValueError(f"EOS id {self.eos_id} outside the vocabulary of {self.id_bound}")
 
+    @classmethod
+    def from_report(cls, token_ids: dict[str, Any]) -> "ShardSettings":
+        """The settings a run used, from its report's ``token_ids`` (see :meth:`describe`)."""
+        megatron = token_ids.get("megatron") or {}
+        return cls(formats=tuple(token_ids["formats"]), id_bound=int(token_ids["id_bound"]),
+                   eos_id=token_ids.get("eos_id"),
+                   megatron_eos=bool(megatron.get("eos_ends_each_document", False)))
+
     @property
     def megatron_dtype(self) -> np.dtype:
         return np.dtype("<u2") if self.id_bound < MEGATRON_UINT16_BELOW else np.dtype("<i4")
@@ -111,7 +119,8 @@ class ShardSettings:
 
     def describe(self) -> dict[str, Any]:
         """The report's view: formats, dtypes and EOS use, so a reader never guesses a width."""
-        out: dict[str, Any] = {"formats": list(self.formats), "eos_id": self.eos_id}
+        out: dict[str, Any] = {"formats": list(self.formats), "eos_id": self.eos_id,
+                               "id_bound": self.id_bound}
         if "megatron" in self.formats:
             out["megatron"] = {"dtype": self.megatron_dtype.name,
                                "dtype_code": MEGATRON_DTYPE_CODES[self.megatron_dtype.name],

@@ -367,3 +367,14 @@ def test_pipeline_writes_token_shards_and_counts(tmp_path: Path, monkeypatch: py
         for doc_id, row in kept.items():
             assert row["token_count"] == len(sp_direct.encode(row["text"])) == len(back[doc_id])
             assert sp_direct.decode(back[doc_id].tolist()) == row["text"]
+    from tools.verify_token_shards import verify  # the check docs/tokenize.md tells users to run
+
+    tokens = sum(row["token_count"] for row in kept.values())
+    assert verify(out) == {"megatron": {"docs": 30, "tokens": tokens},
+                           "nanogpt": {"docs": 30, "tokens": tokens}}
+    stream = next((out / "tokens").glob("*.nanogpt.bin"))
+    data = bytearray(stream.read_bytes())
+    data[0] ^= 1  # one token id changed
+    stream.write_bytes(bytes(data))
+    with pytest.raises(AssertionError, match="nanogpt: .* ids differ"):
+        verify(out)
