@@ -92,9 +92,9 @@ class Config(StageSection):
     encode_threads: int = Field(default=1, ge=1, le=256)
     # Also write token ids as training-ready shards under <output>/tokens/ (docs/tokenize.md).
     write_token_ids: bool = False
-    # megatron: Megatron-LM indexed dataset (.bin + .idx); nanogpt: one flat uint16/uint32 .bin
-    # per shard with EOS after every document; both. Megatron keeps document boundaries in its
-    # index, so it is the default; the doc_ids/ files are written with either.
+    # megatron: Megatron-LM indexed dataset (.bin + .idx); nanogpt: one flat uint16/uint32
+    # .nanogpt.bin per shard with EOS after every document; both. Megatron keeps document
+    # boundaries in its index, so it is the default; .doc_ids.parquet is written with either.
     shard_format: Literal["megatron", "nanogpt", "both"] = "megatron"
     # End every Megatron sequence with EOS, as Megatron's GPT recipes do (--append-eod);
     # without it packed training samples run documents together. nanoGPT always has the EOS.
