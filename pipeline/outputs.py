@@ -154,8 +154,12 @@ def acquire(output: str, overwrite: bool, resume: bool) -> OutputLease:
     private, exchange = _private_dir(output)
     lease = OutputLease(output, private, exchange)
     if is_local(private):
-        os.makedirs(private, exist_ok=True)
-        fd = os.open(os.path.join(private, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.makedirs(private, exist_ok=True)
+            fd = os.open(os.path.join(private, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise ConfigError(f"--output {output}: not writable ({error.strerror}: "
+                              f"{error.filename})") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:

@@ -135,8 +135,8 @@ def run_pipeline(config: Any, beam_args: list[str], resume: bool = False,
         outputs.commit(lease)
         outputs.cleanup(lease)
         return summary
-    except OSError as error:
-        if lease is not None and error.errno == errno.ENOSPC:
+    except Exception as error:
+        if lease is not None and _disk_full(error):
             outputs.cleanup(lease)
             raise ConfigError(f"disk full while writing the run (no space left on device); "
                               f"nothing was committed and {output} is unchanged") from error
@@ -144,6 +144,20 @@ def run_pipeline(config: Any, beam_args: list[str], resume: bool = False,
     finally:
         if lease is not None:
             lease.release()
+
+
+def _disk_full(error: BaseException) -> bool:
+    """ENOSPC anywhere in the chain (runners wrap worker exceptions, sometimes as text)."""
+    seen = 0
+    current: BaseException | None = error
+    while current is not None and seen < 20:
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            return True
+        if "No space left on device" in str(current) or "[Errno 28]" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return False
 
 
 def _sinks(steps: tuple) -> tuple:

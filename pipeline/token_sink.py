@@ -1,77 +1,50 @@
 """Per-input-file token-id shards written by the last pass, beside that file's kept Parquet.
 
-Documents are streamed in kept order (the kept file's row order): the ``.bin`` grows as the
-pass goes and the index is written at the end, so memory is one document's ids. Files appear
-under their final names only when complete. The on-disk format is :mod:`stages.token_shards`'.
+Documents go in kept order (the order of the kept file's rows), streamed by
+:class:`stages.token_shards.ShardWriter` (Megatron-LM indexed dataset and/or nanoGPT flat
+``.bin``, plus the doc ids): memory is one document's ids and the shard's lengths. A pass that
+fails leaves its files in the private work directory, which is never committed.
 """
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-from apache_beam.io.filesystems import FileSystems
-
 from pipeline.passes import Layout
-from pipeline.shards import _tmp_name, ensure_dir
+from pipeline.shards import ensure_dir
 from stages import token_shards
 from stages.record import Doc
 
 
 class TokenSink:
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.ids: list[str] = []
-        self.offsets: list[int] = []
-        self.lengths: list[int] = []
-        self.offset = 0
-        self.dtype: np.dtype | None = None
-        self._handle: Any = None
-        self._tmp = ""
+    def __init__(self, directory: str, name: str, settings: token_shards.ShardSettings) -> None:
+        self.directory, self.name, self.settings = directory, name, settings
+        self.writer: token_shards.ShardWriter | None = None
 
     def add(self, doc: Doc) -> None:
-        tokens = doc.token_ids
-        if tokens is None:
+        if doc.token_ids is None:
             return
-        tokens = np.asarray(tokens)
-        if self._handle is None:
-            self.dtype = np.dtype(tokens.dtype).newbyteorder("<")
-            ensure_dir(self.base.rpartition("/")[0])
-            self._tmp = _tmp_name(self.base + token_shards.BIN_SUFFIX)
-            self._handle = FileSystems.create(self._tmp)
-        self._handle.write(tokens.astype(self.dtype).tobytes())
-        self.ids.append(doc.id)
-        self.offsets.append(self.offset)
-        self.lengths.append(int(tokens.size))
-        self.offset += int(tokens.size)
+        if self.writer is None:
+            ensure_dir(self.directory)
+            self.writer = token_shards.ShardWriter(self.directory, self.name, self.settings)
+        self.writer.add(doc.id, doc.token_ids)
 
     def close(self) -> None:
-        if self._handle is None:
-            return
-        self._handle.close()
-        FileSystems.rename([self._tmp], [self.base + token_shards.BIN_SUFFIX])
-        table = pa.Table.from_pydict({"id": self.ids, "offset": self.offsets,
-                                      "length": self.lengths}, schema=token_shards.INDEX_SCHEMA)
-        table = table.replace_schema_metadata({"dtype": self.dtype.str, "format": "token-shard-v1"})
-        tmp = _tmp_name(self.base + token_shards.INDEX_SUFFIX)
-        with FileSystems.create(tmp) as handle:
-            handle.write(token_shards.index_bytes(table))
-        FileSystems.rename([tmp], [self.base + token_shards.INDEX_SUFFIX])
+        if self.writer is not None:
+            self.writer.close()
 
     def abort(self) -> None:
-        if self._handle is not None:
-            try:
-                self._handle.close()
-                FileSystems.delete([self._tmp])
-            except Exception:  # noqa: BLE001
-                pass
+        if self.writer is not None:
+            self.writer.abort()
 
 
 class TokenSinkFactory:
-    """Picklable ``(layout, file index) -> TokenSink`` for the tokenize step's config."""
+    """Picklable ``(layout, file index) -> TokenSink`` for the tokenize step's config (the
+    shard settings - formats, id bound, EOS - are known before any work)."""
 
     def __init__(self, config: Any) -> None:
-        self.config = config
+        from stages.tokenize import shard_settings
+
+        self.settings = shard_settings(config)
 
     def __call__(self, layout: Layout, file_index: int) -> TokenSink:
-        return TokenSink(f"{layout.out}/tokens/{layout.part_name(file_index)}")
+        return TokenSink(f"{layout.out}/tokens", layout.part_name(file_index), self.settings)

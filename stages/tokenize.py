@@ -1,6 +1,8 @@
-"""tokenize: SentencePiece token counts (and optionally token ids) for every kept document.
+"""tokenize: token counts (and optionally training-ready token ids) for every kept document.
 
-The model is either a ``.model`` file named in config, or trained inside the pipeline:
+The tokenizer is a file named in config (a SentencePiece ``.model`` or a Hugging Face
+``tokenizer.json``, see :mod:`stages.tokenizers`), or a SentencePiece model trained inside the
+pipeline:
 
 1. every document with text is keyed by ``xxh64(seed, source, id)``; ``beam.combiners.Top``
    keeps the ``sample_docs`` smallest keys (each text cut to ``max_doc_chars``), so the sample
@@ -8,34 +10,40 @@ The model is either a ``.model`` file named in config, or trained inside the pip
 2. one DoFn trains SentencePiece on that sample (a bounded single-worker step: the sample size,
    not the corpus size, sets its cost) single-threaded with a fixed seed, so the ``.model``
    bytes are identical run to run, and writes it to ``<output>/artefacts/tokenizer.model``;
-3. the model bytes reach the encoding DoFn as a side input; each worker parses them once
-   (a module-level cache keyed by a hash of the bytes) and encodes documents in batches.
+3. the tokenizer (a :class:`stages.tokenizers.TokenizerSource`) reaches the encoding DoFn as a
+   side input; each worker parses it once (:func:`stages.tokenizers.load` caches by the bytes'
+   hash) and encodes documents in batches.
 
-A report (``reports.tokenize.summary``) gives the model, the training sample and compression
-per language (chars/token, bytes/token, tokens/char, tokens/word) computed by a combiner over
-all kept documents. See docs/tokenize.md.
+Counts never include BOS/EOS (the rule for each kind is in :mod:`stages.tokenizers`). Token ids
+go to Megatron-LM and/or nanoGPT shards (:mod:`stages.token_shards`). A report
+(``reports.tokenize.summary``) names the tokenizer (kind, file, sha256, vocabulary, EOS, trained
+in the run or not), the training sample, the shard formats and compression per language
+(chars/token, bytes/token, tokens/char, tokens/word) computed by a combiner over all kept
+documents; for a model trained in the run it also gives how much counts with a user's own
+tokenizer typically differ (:func:`trained_vs_reference`). See docs/tokenize.md.
 """
 from __future__ import annotations
 
-import hashlib
 import io
-import os
-import threading
-from collections import Counter
+import math
 from typing import Any, Iterable, Literal, Sequence
 
 import apache_beam as beam
 import xxhash
 from apache_beam.io.filesystems import FileSystems
-from pydantic import Field, field_validator
+from pydantic import Field, model_validator
 
-from stages import token_shards
-from stages.base import Channel, DecideInputs, Decisions, DocRef, RunContext, Stage, TwoPass
+from stages import token_shards, tokenizers
+from stages.base import Channel, DecideInputs, Decisions, RunContext, Stage, TwoPass
 from stages.record import Doc, Verdict
-from stages.settings import Section, StageSection, resolve_path
+from stages.settings import Section, StageSection
+from stages.tokenizers import Tokenizer, TokenizerSource
 
 STAGE = "tokenize"
 MODEL_ARTEFACT = "tokenizer.model"
+# SentencePiece's trainer defaults (unk 0, bos 1, eos 2), which train_model keeps: the EOS of a
+# model trained in the run is known before training, so shard settings can be fixed up front.
+TRAINED_EOS_TOKEN, TRAINED_EOS_ID = "</s>", 2
 
 
 class TrainConfig(Section):
@@ -65,175 +73,122 @@ class TrainConfig(Section):
 
 
 class Config(StageSection):
-    # Path to a SentencePiece .model (absolute, or relative to the project root), or null to
-    # train one on the cleaned text (see `train`).
+    # Your tokenizer: a SentencePiece .model or a Hugging Face tokenizer.json (the kind is read
+    # from the file's content), or a model folder holding one (tokenizer.json is preferred, as
+    # transformers does); absolute, relative to the project root, or a Beam filesystem URL.
+    # null: train a SentencePiece model on this run's cleaned text (see `train`).
     model: str | None = None
+    # auto: detect from the content; naming a kind makes a mismatching file a config error.
+    kind: Literal["auto", "sentencepiece", "huggingface"] = "auto"
+    # The EOS token written between documents in token shards (never counted). null: the
+    # SentencePiece model's EOS piece; for a tokenizer.json the eos_token of the
+    # tokenizer_config.json beside it, else the first of stages.tokenizers.KNOWN_EOS_TOKENS in
+    # the vocabulary.
+    eos_token: str | None = None
     train: TrainConfig = TrainConfig()
-    # Documents per sp.encode call (batched encode is faster than one call per document).
+    # Documents per encode call (batched encode is faster than one call per document).
     batch_size: int = Field(default=256, ge=1, le=100_000)
-    # Threads sentencepiece may use inside one encode call (1 = leave cores to Beam workers).
+    # Threads the tokenizer may use inside one encode call (1 = leave cores to Beam workers).
     encode_threads: int = Field(default=1, ge=1, le=256)
-    # Also write token ids as flat binary shards under <output>/tokens/ (see docs/tokenize.md).
+    # Also write token ids as training-ready shards under <output>/tokens/ (docs/tokenize.md).
     write_token_ids: bool = False
-    # Append the model's EOS id after each document in the binary shards (not in token_count).
-    append_eos: bool = False
-    # Target tokens per binary shard (the shard count is ceil(total tokens / this)).
+    # megatron: Megatron-LM indexed dataset (.bin + .idx); nanogpt: one flat uint16/uint32
+    # .nanogpt.bin per shard with EOS after every document; both. Megatron keeps document
+    # boundaries in its index, so it is the default; .doc_ids.parquet is written with either.
+    shard_format: Literal["megatron", "nanogpt", "both"] = "megatron"
+    # End every Megatron sequence with EOS, as Megatron's GPT recipes do (--append-eod);
+    # without it packed training samples run documents together. nanoGPT always has the EOS.
+    append_eos: bool = True
+    # Target tokens per shard (the shard count is ceil(total tokens / this)).
     tokens_per_shard: int = Field(default=500_000_000, gt=0)
     # Languages without spaces: no whitespace words, so no tokens/word in the report.
     unspaced_langs: tuple[str, ...] = ("zh", "ja", "th", "lo", "km", "my", "bo")
 
-    @field_validator("model")
-    @classmethod
-    def _model_loads(cls, value: str | None) -> str | None:
-        """Fail at config time (naming tokenize.model) rather than after hours of work."""
-        if value is None:
-            return None
-        data = read_model_bytes(value)  # raises ValueError with the resolved path
-        try:
-            load_processor(data)
-        except Exception as error:  # noqa: BLE001 - sentencepiece raises RuntimeError/OSError
-            raise ValueError(f"{resolve_model_path(value)} is not a SentencePiece model: {error}")
-        return value
+    @model_validator(mode="after")
+    def _tokenizer_usable(self) -> "Config":
+        """Fail at config time, naming the key, rather than after hours of work."""
+        if self.model is None:
+            if self.kind == "huggingface":
+                raise ValueError("tokenize.kind: huggingface needs tokenize.model (a "
+                                 "tokenizer.json); a model trained in the run is SentencePiece")
+            if self.eos_token not in (None, TRAINED_EOS_TOKEN):
+                raise ValueError(f"tokenize.eos_token: a model trained in the run has EOS "
+                                 f"{TRAINED_EOS_TOKEN!r}, not {self.eos_token!r}")
+        else:
+            try:
+                source = configured_source(self)
+            except ValueError as error:
+                raise ValueError(f"tokenize.model: {error}") from None
+            try:
+                tokenizers.load(source)
+            except ValueError as error:  # a named eos_token the vocabulary lacks
+                key = "tokenize.eos_token" if self.eos_token else "tokenize.model"
+                raise ValueError(f"{key}: {source.file}: {error}") from None
+            except Exception as error:  # noqa: BLE001 - each library raises its own types
+                raise ValueError(f"tokenize.model: {source.file} does not load as a "
+                                 f"{source.kind} tokenizer: {error}") from None
+        if self.write_token_ids:
+            try:
+                shard_settings(self)
+            except ValueError as error:
+                raise ValueError(
+                    f"tokenize.eos_token: {error}; tokenize.shard_format={self.shard_format} "
+                    f"(append_eos={self.append_eos}) needs one: name it with "
+                    "tokenize.eos_token=..., or use shard_format=megatron with "
+                    "append_eos=false") from None
+        return self
 
 
-# --------------------------------------------------------------------------- model bytes
+# --------------------------------------------------------------------------- tokenizer
 
-def resolve_model_path(path: str) -> str:
-    """Absolute local path or a Beam filesystem URL (gs://, s3://) as given."""
-    if "://" in path:
-        return path
-    return os.path.normpath(resolve_path(path))
+def configured_source(config: Config) -> TokenizerSource | None:
+    """The tokenizer named in config (read once at graph construction), or None: train one."""
+    if config.model is None:
+        return None
+    return tokenizers.read_source(config.model, config.kind, config.eos_token)
+
+
+def trained_source(model: bytes, artefact: str | None) -> TokenizerSource:
+    """A model trained in the run, named by its artefact path for the report."""
+    return TokenizerSource(kind="sentencepiece", data=model, file=artefact, trained_in_run=True)
 
 
 def read_model_bytes(path: str) -> bytes:
-    resolved = resolve_model_path(path)
-    try:
-        with FileSystems.open(resolved) as handle:
-            data = handle.read()
-    except Exception as error:  # noqa: BLE001
-        raise ValueError(f"cannot read SentencePiece model {resolved}: {error}") from None
-    if not data:
-        raise ValueError(f"SentencePiece model {resolved} is empty")
-    return data
+    """A tokenizer file's bytes (kept for tools that read a configured model directly)."""
+    return tokenizers.read_source(path).data
 
 
-def model_key(model: bytes) -> str:
-    return xxhash.xxh3_128_hexdigest(model)
-
-
-_PROCESSORS: dict[str, Any] = {}
-_LOCK = threading.Lock()
-# How many times this process parsed a model (tests check "once per worker").
-LOADS: Counter = Counter()
-
-
-def load_processor(model: bytes) -> Any:
-    """A SentencePieceProcessor for these bytes, parsed once per process and then shared."""
-    key = model_key(model)
-    processor = _PROCESSORS.get(key)
-    if processor is None:
-        with _LOCK:
-            processor = _PROCESSORS.get(key)
-            if processor is None:
-                import sentencepiece as spm
-
-                processor = spm.SentencePieceProcessor(model_proto=model)
-                _PROCESSORS[key] = processor
-                LOADS[key] += 1
-    return processor
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, pos
-
-
-def _fields(data: bytes) -> Iterable[tuple[int, int, Any]]:
-    """(field number, wire type, value) of a protobuf message; enough to read a ModelProto."""
-    pos = 0
-    while pos < len(data):
-        tag, pos = _varint(data, pos)
-        number, wire = tag >> 3, tag & 7
-        if wire == 0:
-            value, pos = _varint(data, pos)
-        elif wire == 1:
-            value, pos = data[pos: pos + 8], pos + 8
-        elif wire == 2:
-            length, pos = _varint(data, pos)
-            value, pos = data[pos: pos + length], pos + length
-        elif wire == 5:
-            value, pos = data[pos: pos + 4], pos + 4
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-        yield number, wire, value
-
-
-_MODEL_TYPES = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
-
-
-def model_info(model: bytes) -> dict[str, Any]:
-    """Vocab size, model type, byte fallback and normaliser read from the .model bytes.
-
-    sentencepiece's bundled ``sentencepiece_model_pb2`` needs a newer protobuf than Beam pins,
-    so the three trainer/normaliser fields are read from the wire format directly.
-    """
-    info: dict[str, Any] = {"sha256": hashlib.sha256(model).hexdigest(), "bytes": len(model),
-                            "vocab_size": load_processor(model).get_piece_size(),
-                            "model_type": "unigram", "byte_fallback": False, "normalizer": None}
-    for number, wire, value in _fields(model):
-        if number == 2 and wire == 2:  # trainer_spec
-            for sub, sub_wire, sub_value in _fields(value):
-                if sub == 3 and sub_wire == 0:
-                    info["model_type"] = _MODEL_TYPES.get(sub_value, str(sub_value))
-                elif sub == 35 and sub_wire == 0:
-                    info["byte_fallback"] = bool(sub_value)
-        elif number == 3 and wire == 2:  # normalizer_spec
-            for sub, sub_wire, sub_value in _fields(value):
-                if sub == 1 and sub_wire == 2:
-                    info["normalizer"] = sub_value.decode("utf-8", "replace")
-    return info
+def shard_settings(config: Config) -> token_shards.ShardSettings:
+    """Formats, id bound and EOS of every token shard of a run, known before any work."""
+    source = configured_source(config)
+    if source is None:  # trained in the run: vocab_size bounds the ids, EOS is the trainer's
+        id_bound, eos_id = config.train.vocab_size, TRAINED_EOS_ID
+    else:
+        tokenizer = tokenizers.load(source)
+        id_bound, eos_id = tokenizer.id_bound, tokenizer.eos_id
+    return token_shards.ShardSettings(formats=token_shards.FORMAT_CHOICES[config.shard_format],
+                                      id_bound=id_bound, eos_id=eos_id,
+                                      megatron_eos=config.append_eos)
 
 
 # --------------------------------------------------------------------------- encoding
 
-def _valid_utf8(text: str) -> str:
-    """Lone surrogates cannot cross into sentencepiece; the Parquet sink writes U+FFFD too."""
-    return text.encode("utf-8", "replace").decode("utf-8")
+def tokenize_docs(tokenizer: Tokenizer | None, docs: Sequence[Doc], config: Config) -> list[Doc]:
+    """Sets token_count (and token_ids when configured) on every document of a batch.
 
-
-def encode_texts(processor: Any, texts: Sequence[str], threads: int = 1) -> list[list[int]]:
-    """Token ids per text, no BOS/EOS, one batched call (same ids as one call per text)."""
-    texts = list(texts)
-    if not texts:
-        return []
-    try:
-        return processor.encode(texts, out_type=int, num_threads=threads)
-    except (UnicodeError, TypeError):  # lone surrogates: "List elements must be str or bytes"
-        return processor.encode([_valid_utf8(t) for t in texts], out_type=int, num_threads=threads)
-
-
-def tokenize_docs(processor: Any, docs: Sequence[Doc], config: Config) -> list[Doc]:
-    """Sets token_count (and token_ids when configured) on every document of a batch."""
-    if processor is None:  # no model: only possible when no document had text to train on
+    token_ids are the text's ids only; the shard writer adds EOS as each format wants.
+    """
+    if tokenizer is None:  # no model: only possible when no document had text to train on
         if any(doc.text for doc in docs):
             raise RuntimeError("no tokenizer model (empty training sample) but a document has text")
         encoded: list[list[int]] = [[] for _ in docs]
     else:
-        encoded = encode_texts(processor, [doc.text or "" for doc in docs], config.encode_threads)
-    vocab = processor.get_piece_size() if processor is not None else 1
-    eos = processor.eos_id() if processor is not None else -1
+        encoded = tokenizer.encode([doc.text or "" for doc in docs], config.encode_threads)
+    bound = tokenizer.id_bound if tokenizer is not None else 1
     for doc, ids in zip(docs, encoded):
         doc.token_count = len(ids)
         if config.write_token_ids:
-            if config.append_eos and eos >= 0:
-                ids = list(ids) + [eos]
-            doc.token_ids = token_shards.as_ids(ids, vocab)
+            doc.token_ids = token_shards.as_ids(ids, bound)
     return list(docs)
 
 
@@ -251,7 +206,7 @@ def training_sentences(texts: Iterable[str], max_sentence_bytes: int) -> Iterabl
     """Non-empty lines; a line too long for the trainer is cut in pieces instead of skipped."""
     step = max(1, max_sentence_bytes // 4)  # a character is at most 4 UTF-8 bytes
     for text in texts:
-        for line in _valid_utf8(text).split("\n"):
+        for line in tokenizers.valid_utf8(text).split("\n"):
             if not line.strip():
                 continue
             for start in range(0, len(line), step):
@@ -281,6 +236,16 @@ def train_model(texts: Sequence[str], train: TrainConfig, seed: int) -> bytes:
         raise RuntimeError(f"tokenize.train: SentencePiece training failed on {len(sentences)} "
                            f"lines ({sum(map(len, sentences))} chars): {error}") from error
     return writer.getvalue()
+
+
+def train_on_sample(sample: Iterable[tuple[int, str, str, str]], train: TrainConfig,
+                    seed: int) -> tuple[bytes, dict[str, int]]:
+    """Model bytes trained on a sample of :func:`sample_key` tuples (in key order, so the bytes
+    do not depend on the order the sample arrives in), and the sample's size."""
+    texts = [item[3] for item in sorted(sample)]
+    model = train_model(texts, train, seed)
+    return model, {"sample_docs": len(texts), "sample_chars": sum(map(len, texts)),
+                   "sample_bytes": sum(len(t.encode("utf-8", "replace")) for t in texts)}
 
 
 # --------------------------------------------------------------------------- report
@@ -352,7 +317,7 @@ def ratios(group: dict[str, int], words_defined: bool) -> dict[str, Any]:
 
 
 DEFINITIONS = {
-    "tokens": "sentencepiece encode of the kept text, no BOS/EOS",
+    "tokens": "tokenizer encode of the kept text, no BOS/EOS (model.kind names the library)",
     "chars": "Unicode code points of the kept text",
     "bytes": "UTF-8 bytes of the kept text",
     "words": "whitespace-separated words (str.split); not defined for unspaced languages",
@@ -362,66 +327,135 @@ DEFINITIONS = {
                        "undefined 'compress rate' on Chinese)",
     "tokens_per_word": "tokens / words over languages with words (fertility)",
 }
+COUNT_RULE = ("no BOS/EOS: SentencePiece encode adds none; for tokenizer.json the post-processor "
+              "template is skipped (add_special_tokens=False), truncation/padding are off and "
+              "special-token strings in the text count as text")
+
+# How token counts made with a model trained in the run differ from counts made with a user's
+# own tokenizer: (reference tokens / trained tokens) - 1, measured with Llama 2 as the user's
+# tokenizer by `python tools/tokenizer_compare.py trained-vs-reference` (docs/tokenize.md has
+# every row). Per (language, train.model_type, train.vocab_size): the lowest and highest value
+# over training samples of 400 documents and more (en: 400 and 521 Common Crawl documents,
+# 1.03-1.36 M chars; zh: 400 and 794 THUCNews articles, 0.40-0.82 M chars), on held-back text
+# (what a run much larger than its sample sees) and on the sample itself (a run whose sample is
+# its whole corpus).
+TRAINED_VS_REFERENCE_ROWS: tuple[tuple[str, str, int, float, float, float, float], ...] = (
+    # lang, model_type, vocab_size, held-back low, high, in-sample low, high
+    ("en", "bpe", 8000, -0.0825, -0.077, -0.067, -0.0526),
+    ("en", "bpe", 16000, 0.0007, 0.0123, 0.0745, 0.0978),
+    ("en", "bpe", 32000, 0.0709, 0.0844, 0.2156, 0.2468),
+    ("en", "unigram", 8000, -0.1284, -0.1157, -0.0892, -0.0778),
+    ("en", "unigram", 16000, -0.0588, -0.0509, 0.0439, 0.0686),
+    ("en", "unigram", 32000, 0.0441, 0.0505, 0.1774, 0.1976),
+    ("zh", "bpe", 8000, 1.011, 1.0428, 1.0837, 1.1266),
+    ("zh", "bpe", 16000, 1.2029, 1.2613, 1.3819, 1.459),
+    ("zh", "bpe", 32000, 1.3109, 1.4274, 1.6813, 1.8784),
+    ("zh", "unigram", 8000, 0.987, 1.0236, 1.0722, 1.1152),
+    ("zh", "unigram", 16000, 1.1466, 1.2111, 1.3719, 1.4648),
+    ("zh", "unigram", 32000, 1.3253, 1.3703, 1.6891, 1.802),
+)
+TRAINED_VS_REFERENCE_SOURCE = {
+    "reference": "Llama 2 tokenizer (SentencePiece BPE, 32,000 pieces)",
+    "texts": {"en": "Common Crawl text (dolma CC-MAIN-2019-30 sample, 697 documents)",
+              "zh": "Chinese news (THUCNews cnews.val, 1,000 articles)"},
+    "command": "python tools/tokenizer_compare.py trained-vs-reference",
+    "min_sample_docs": 400,
+}
 
 
-def build_report(compression: dict[str, Any], info: dict[str, Any] | None, config: Config,
-                 source: str) -> dict[str, Any]:
-    """The tokenize summary report; a model trained in the run adds its sample (``training``)
-    through :func:`finalize_reports`."""
-    info = info or {"vocab_size": None}
-    vocab = info.get("vocab_size")
+def trained_vs_reference(vocab_size: int | None = None, model_type: str | None = None,
+                         langs: Iterable[str] | None = None, in_sample: bool = False) -> dict[str, Any]:
+    """The measured range of ``reference / trained - 1`` per language, for the report to print.
+
+    Rows are narrowed to ``model_type`` and to the measured vocabulary size nearest
+    ``vocab_size`` (by ratio) when given; languages without a measurement are listed apart.
+    """
+    rows = [r for r in TRAINED_VS_REFERENCE_ROWS if model_type is None or r[1] == model_type]
+    if vocab_size:
+        nearest = min({r[2] for r in rows}, key=lambda v: abs(math.log(v / vocab_size)))
+        rows = [r for r in rows if r[2] == nearest]
+    low, high = (5, 6) if in_sample else (3, 4)
+    measured = sorted({r[0] for r in rows})
+    wanted = sorted({primary_lang(lang) for lang in langs}) if langs is not None else measured
+    by_lang = {}
+    for lang in wanted:
+        mine = [r for r in rows if r[0] == lang]
+        if mine:
+            by_lang[lang] = {"low": min(r[low] for r in mine), "high": max(r[high] for r in mine),
+                             "model_types": sorted({r[1] for r in mine}),
+                             "vocab_sizes": sorted({r[2] for r in mine})}
+    return {**TRAINED_VS_REFERENCE_SOURCE, "basis": "in-sample" if in_sample else "held-back text",
+            "by_lang": by_lang, "not_measured": [lang for lang in wanted if lang not in by_lang]}
+
+
+def build_report(compression: dict[str, Any], model: dict[str, Any], config: Config) -> dict[str, Any]:
+    """The stage report: tokenizer identity, training sample, compression, shard formats."""
+    source: TokenizerSource | None = model.get("tokenizer")
+    ident: dict[str, Any] = (model.get("identity") or
+                             (tokenizers.identity(source) if source is not None else
+                              {"kind": None, "file": None, "sha256": None, "vocab_size": None,
+                               "eos_id": None, "trained_in_run": config.model is None}))
+    trained = config.model is None
+    training = None
+    if trained:
+        training = {key: model.get(key) for key in ("sample_docs", "sample_chars", "sample_bytes")}
+        training["config"] = config.train.model_dump(mode="json")
+    difference = None
+    if trained and (source is not None or model.get("identity")):
+        # The counts were made on the training text itself when the sample held every document.
+        in_sample = (training or {}).get("sample_docs", 0) >= compression["total"]["docs"]
+        difference = trained_vs_reference(vocab_size=ident["vocab_size"],
+                                          model_type=config.train.model_type,
+                                          langs=compression.get("by_lang") or {},
+                                          in_sample=in_sample)
+    token_ids: dict[str, Any] = {"written": config.write_token_ids}
+    if config.write_token_ids:
+        token_ids |= {"directory": "tokens", **shard_settings(config).describe()}
     return {
-        "model": {"source": source, "artefact": None, **info},
-        "training": None,
+        "model": {**ident, "source": "trained" if trained else ident["file"],
+                  "artefact": model.get("artefact"), "counts": COUNT_RULE,
+                  "typical_difference": difference},
+        "training": training,
         "compression": compression,
         "definitions": DEFINITIONS,
-        "token_ids": {"written": config.write_token_ids, "directory": "tokens",
-                      "dtype": token_shards.dtype_for_vocab(vocab).name if vocab else None,
-                      "append_eos": config.append_eos},
+        "token_ids": token_ids,
     }
 
 
 # --------------------------------------------------------------------------- stage shell
 
-def sample_record(doc: Doc, seed: int) -> tuple[bytes, tuple[str, str]] | None:
-    """The training-sample key of a document: ``xxh64(seed, source, id)`` (8 bytes, big-endian
-    so byte order is numeric order), and the tie-breakers; None for documents without text."""
-    key = sample_key(doc, seed, 0)
-    if key is None:
-        return None
-    return key[0].to_bytes(8, "big"), (key[1], key[2])
-
-
 def make_prepare(config: Config, context: RunContext):
-    """Per worker: every document with text -> one small sample-candidate record (no text)."""
+    """Per worker: every document with text -> one small sample-candidate record (no text:
+    only the K chosen documents' texts are read back)."""
     seed = context.seed
 
-    def prepare(doc: Doc, ref: DocRef) -> list[tuple[str, bytes, Any]]:
-        record = sample_record(doc, seed)
-        return [] if record is None else [("sample", record[0], (*record[1], ref))]
+    def prepare(doc: Doc, ref: Any) -> list[tuple[str, bytes, Any]]:
+        key = sample_key(doc, seed, 0)
+        if key is None:
+            return []
+        return [("sample", key[0].to_bytes(8, "big"), (key[1], key[2], tuple(ref)))]
 
     return prepare
 
 
 class _TrainFn(beam.DoFn):
-    """The seeded sample's texts -> one model dict (bytes, sample sizes); saves the artefact."""
+    """The seeded sample -> one dict: the trained tokenizer, its identity and the sample sizes;
+    the model is saved as a run artefact."""
 
     def __init__(self, config: Config, seed: int, artefact_dir: str) -> None:
         self.config, self.seed, self.artefact_dir = config, seed, artefact_dir
 
-    def process(self, sample: list[tuple[tuple, str]]) -> Iterable[dict[str, Any]]:
+    def process(self, sample: list[tuple[int, str, str, str]]) -> Iterable[dict[str, Any]]:
         cap = self.config.train.max_doc_chars
-        texts = [text[:cap] for _, text in sorted(sample)]
-        model = train_model(texts, self.config.train, self.seed)
+        model, stats = train_on_sample([(*key[:3], text[:cap]) for *key, text in sample],
+                                       self.config.train, self.seed)
         artefact = None
         if model:
-            path = FileSystems.join(self.artefact_dir, MODEL_ARTEFACT)
-            with FileSystems.create(path) as handle:
+            with FileSystems.create(FileSystems.join(self.artefact_dir, MODEL_ARTEFACT)) as handle:
                 handle.write(model)
             artefact = f"artefacts/{MODEL_ARTEFACT}"
-        yield {"model": model, "sample_docs": len(texts), "sample_chars": sum(map(len, texts)),
-               "sample_bytes": sum(len(t.encode("utf-8", "replace")) for t in texts),
-               "artefact": artefact}
+        source = trained_source(model, artefact) if model else None
+        yield {"tokenizer": source, "artefact": artefact, **stats}
 
 
 def decide(config: Config, context: RunContext, inputs: DecideInputs) -> Decisions:
@@ -432,20 +466,16 @@ def decide(config: Config, context: RunContext, inputs: DecideInputs) -> Decisio
                  lambda key, value: ((int.from_bytes(key, "big"), value[0], value[1]), value[2]))
              | "smallest" >> beam.combiners.Top.Smallest(config.train.sample_docs)
              | "sample entries" >> beam.FlatMap(lambda entries: entries))
-    refs = keyed | "sample refs" >> beam.Map(lambda entry: tuple(entry[1]))
-    texts = inputs.fetch(refs, "sample texts")
-    sample = (({"key": keyed | "by ref" >> beam.Map(lambda entry: (tuple(entry[1]), entry[0])),
+    texts = inputs.fetch(keyed | "sample refs" >> beam.Map(lambda entry: entry[1]), "sample texts")
+    sample = (({"key": keyed | "by ref" >> beam.Map(lambda entry: (entry[1], entry[0])),
                 "doc": texts})
               | "join texts" >> beam.CoGroupByKey()
               | "key and text" >> beam.FlatMap(
-                  lambda item: [(key, doc.text or "") for key in item[1]["key"]
+                  lambda item: [(*key, doc.text or "") for key in item[1]["key"]
                                 for doc in item[1]["doc"][:1]])
               | "sample list" >> beam.combiners.ToList())
     model = sample | "train" >> beam.ParDo(_TrainFn(config, context.seed, context.artefact_dir))
-    training = model | "training report" >> beam.Map(
-        lambda m: {key: m[key] for key in ("sample_docs", "sample_chars", "sample_bytes",
-                                           "artefact")})
-    return Decisions(broadcast=model, reports={"training": training})
+    return Decisions(broadcast=model)
 
 
 def _two_pass(config: Config) -> TwoPass | None:
@@ -456,66 +486,61 @@ def _two_pass(config: Config) -> TwoPass | None:
                    make_prepare=make_prepare, decide=decide)
 
 
+def _model_summary(source: TokenizerSource | None, extra: dict[str, Any]) -> dict[str, Any]:
+    """What the report needs of the tokenizer, without its bytes (it travels in statistics)."""
+    return {"identity": tokenizers.identity(source) if source is not None else None,
+            **{key: value for key, value in extra.items() if key != "tokenizer"}}
+
+
 def make_core(config: Config, context: RunContext, broadcast: dict | None = None):
-    """The batch core: token counts (and ids) with the given model, or the one trained in the
-    run (``broadcast``); loaded once per worker."""
-    if config.model is not None:
-        model = read_model_bytes(config.model)
-    else:
-        model = (broadcast or {}).get("model") or b""
-    processor = load_processor(model) if model else None
-    info = {"model": model_info(model) if model else None}
+    """The batch core: token counts (and ids) with the given tokenizer, or the one trained in
+    the run (``broadcast``), parsed once per worker."""
+    source = configured_source(config)
+    extra: dict[str, Any] = {"artefact": None}
+    if source is None:
+        extra = dict(broadcast or {})
+        source = extra.get("tokenizer")
+    tokenizer = tokenizers.load(source) if source is not None else None
+    info = _model_summary(source, extra)
 
     def core(docs: list[Doc]) -> list[Any]:
-        return [Verdict(doc, info) for doc in tokenize_docs(processor, docs, config)]
+        return [Verdict(doc, info) for doc in tokenize_docs(tokenizer, docs, config)]
 
     return core
 
 
 class TokenizeReport(beam.CombineFn):
-    """Compression per language over the documents tokenized, plus the model's identity."""
+    """Compression per language over the documents tokenized, plus the tokenizer's identity."""
 
     def __init__(self, config: Config, context: RunContext | None = None) -> None:
         self.config = config
         self.compression = CompressionStats(config.unspaced_langs)
-        self.source = resolve_model_path(config.model) if config.model else "trained"
+        source = configured_source(config)
+        self.static = _model_summary(source, {"artefact": None}) if source is not None else None
 
     def create_accumulator(self) -> dict[str, Any]:
-        return {"compression": self.compression.create_accumulator(), "model": None}
+        return {"compression": self.compression.create_accumulator(), "model": self.static}
 
     def add_input(self, acc: dict[str, Any], item: tuple[Doc, Any, Any]) -> dict[str, Any]:
         _, outcome, info = item
         if isinstance(outcome, Doc):
             self.compression.add_input(acc["compression"], outcome)
-        if acc["model"] is None and info and info.get("model"):
-            acc["model"] = info["model"]
+        if acc["model"] is None and info:
+            acc["model"] = info
         return acc
 
     def merge_accumulators(self, accs: Iterable[dict[str, Any]]) -> dict[str, Any]:
         accs = list(accs)
-        model = next((a["model"] for a in accs if a["model"]), None)
+        model = next((a["model"] for a in accs if a["model"]), self.static)
         return {"compression": self.compression.merge_accumulators([a["compression"] for a in accs]),
                 "model": model}
 
     def extract_output(self, acc: dict[str, Any]) -> dict[str, Any]:
-        report = build_report(self.compression.extract_output(acc["compression"]),
-                              acc["model"], self.config, self.source)
-        if self.config.model is None:
-            report["training"] = {"config": self.config.train.model_dump(mode="json")}
-        return report
-
-
-def finalize_reports(reports: dict[str, Any]) -> dict[str, Any]:
-    """Fold the decide step's ``training`` report (sample sizes, artefact) into ``summary``."""
-    training = reports.pop("training", None)
-    summary = reports.get("summary")
-    if training is not None and summary is not None:
-        summary["model"]["artefact"] = training.pop("artefact", None)
-        summary["training"] = {**training, **(summary.get("training") or {})}
-    return reports
+        return build_report(self.compression.extract_output(acc["compression"]),
+                            acc["model"] or {}, self.config)
 
 
 SPEC = Stage(name=STAGE, reasons=(), make_core=make_core,
              reads=frozenset({"text", "lang"}), writes=frozenset({"token_count", "token_ids"}),
              batch_size=lambda config: config.batch_size, two_pass=_two_pass,
-             report=TokenizeReport, report_name="summary", finalize_reports=finalize_reports)
+             report=TokenizeReport, report_name="summary")

@@ -1,9 +1,10 @@
-"""tokenize stage: counts equal direct sentencepiece, deterministic training, token shards."""
+"""tokenize stage: counts equal direct sentencepiece / tokenizers, deterministic training, the
+report's tokenizer identity, config errors, token shards from a whole run."""
 from __future__ import annotations
 
-import os
-
 import gzip
+import hashlib
+import os
 import html as htmllib
 import json
 import random
@@ -13,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sentencepiece as spm
-from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
-from apache_beam.testing.util import assert_that, equal_to
 from pydantic import ValidationError
 
+from pipeline import io as pio
 from pipeline.config import ConfigError, load_config
-from stages import token_shards, tokenize
+from stages import token_shards, tokenize, tokenizers
 from stages.record import Doc
 from tests.helpers import run_docs
+from stages.tokenizers import TokenizerSource
 from tests.conftest import PROJECT, shared_path
 
 DEMO = PROJECT / "tools" / "demo" / "demo_shard.jsonl.gz"
@@ -56,6 +57,10 @@ def llama_bytes() -> bytes:
     return shared_path("tokenizers", "llama2_tokenizer.model").read_bytes()
 
 
+def sp(model: bytes) -> tokenizers.Tokenizer:
+    return tokenizers.load(TokenizerSource("sentencepiece", model, None))
+
+
 def cc_texts(limit: int) -> list[str]:
     path = shared_path("corpora", "en_commoncrawl",
                        "dolma_CC-MAIN-20190717121559-20190717143559-00140.jsonl.gz")
@@ -68,7 +73,7 @@ def cc_texts(limit: int) -> list[str]:
 def test_counts_equal_direct_sentencepiece_llama(llama_bytes: bytes) -> None:
     texts = cc_texts(150) + ["", "新浪体育讯北京时间4月12日", "x\ud800y"]
     docs = [Doc(id=str(i), text=t) for i, t in enumerate(texts)]
-    out = tokenize.tokenize_docs(tokenize.load_processor(llama_bytes), docs, tokenize.Config())
+    out = tokenize.tokenize_docs(sp(llama_bytes), docs, tokenize.Config())
     direct = spm.SentencePieceProcessor(model_proto=llama_bytes)  # an independent instance
     expected = [len(direct.encode(t.encode("utf-8", "replace").decode())) for t in texts]
     assert [d.token_count for d in out] == expected
@@ -78,40 +83,37 @@ def test_counts_equal_direct_sentencepiece_llama(llama_bytes: bytes) -> None:
 def test_counts_equal_direct_sentencepiece_trained(demo_model: bytes) -> None:
     texts = [t for _, t in demo_texts()][:40]
     docs = [Doc(id=str(i), text=t) for i, t in enumerate(texts)]
-    out = tokenize.tokenize_docs(tokenize.load_processor(demo_model), docs, tokenize.Config())
+    out = tokenize.tokenize_docs(sp(demo_model), docs, tokenize.Config())
     direct = spm.SentencePieceProcessor(model_proto=demo_model)
     assert [d.token_count for d in out] == [len(direct.encode(t)) for t in texts]
 
 
 def test_batch_encode_equals_single(demo_model: bytes) -> None:
-    processor = tokenize.load_processor(demo_model)
+    tokenizer = sp(demo_model)
     texts = [t for _, t in demo_texts()][:30] + ["", " ", "12345 67"]
-    batched = tokenize.encode_texts(processor, texts)
-    assert batched == [tokenize.encode_texts(processor, [t])[0] for t in texts]
-    assert batched == [processor.encode(t) for t in texts]
+    batched = tokenizer.encode(texts)
+    assert batched == [tokenizer.encode([t])[0] for t in texts]
+    assert batched == [tokenizer.processor.encode(t) for t in texts]
 
 
 def test_empty_text_has_zero_tokens(demo_model: bytes) -> None:
     docs = [Doc(id="a", text=""), Doc(id="b", text=None), Doc(id="c", text="Botchan")]
     config = tokenize.Config(write_token_ids=True)
-    out = tokenize.tokenize_docs(tokenize.load_processor(demo_model), docs, config)
+    out = tokenize.tokenize_docs(sp(demo_model), docs, config)
     assert [d.token_count for d in out][:2] == [0, 0]
     assert out[2].token_count > 0 and len(out[2].token_ids) == out[2].token_count
     assert out[0].token_ids.dtype == np.dtype("<u2")
 
 
-def test_model_parsed_once_per_process(demo_model: bytes) -> None:
-    key = tokenize.model_key(demo_model)
-    first = tokenize.load_processor(demo_model)
-    again = tokenize.load_processor(bytes(demo_model))  # equal bytes, different object
-    assert first is again
-    assert tokenize.LOADS[key] == 1
-
-
-def test_model_info_reads_llama(llama_bytes: bytes) -> None:
-    info = tokenize.model_info(llama_bytes)
-    assert (info["vocab_size"], info["model_type"], info["byte_fallback"], info["normalizer"]) == (
-        32000, "bpe", True, "identity")
+def test_token_ids_hold_no_eos_and_decode_to_the_text(demo_model: bytes) -> None:
+    """Doc.token_ids are the text's ids; EOS is the shard writer's business, per format."""
+    tokenizer = sp(demo_model)
+    texts = dict(demo_texts()[:25])
+    docs = tokenize.tokenize_docs(tokenizer, [Doc(id=i, text=t) for i, t in texts.items()],
+                                  tokenize.Config(write_token_ids=True, append_eos=True))
+    for doc in docs:
+        assert tokenizer.eos_id not in doc.token_ids.tolist()
+        assert tokenizer.decode(doc.token_ids) == texts[doc.id]  # identity-normalised model
 
 
 # ----------------------------------------------------------------- training
@@ -122,14 +124,15 @@ def test_training_is_deterministic(demo_model: bytes) -> None:
     assert again == demo_model
     bpe = tokenize.TrainConfig(vocab_size=2000, model_type="bpe")
     assert tokenize.train_model(texts, bpe, 7) == tokenize.train_model(texts, bpe, 7)
-    info = tokenize.model_info(demo_model)
+    info = tokenizers.identity(tokenize.trained_source(demo_model, None))
     assert info["model_type"] == "unigram" and info["byte_fallback"] and info["vocab_size"] <= 2000
+    assert (info["eos_id"], info["eos_token"]) == (tokenize.TRAINED_EOS_ID, tokenize.TRAINED_EOS_TOKEN)
 
 
 def test_identity_model_round_trips_text(demo_model: bytes) -> None:
-    processor = tokenize.load_processor(demo_model)
+    tokenizer = sp(demo_model)
     text = "CHAPTER I  Because of an hereditary recklessness,\n  2024 — naïve 東京"
-    assert processor.decode(processor.encode(text)) == text
+    assert tokenizer.decode(tokenizer.encode([text])[0]) == text
 
 
 def test_long_lines_are_cut_not_skipped() -> None:
@@ -159,14 +162,19 @@ def test_stage_trains_on_demo_text_in_beam(tmp_path: Path) -> None:
     got = {row["id"]: row["token_count"] for row in out["kept"]}
     assert got == {i: len(direct.encode(t)) for i, t in pairs}
     report = out["summary"]["reports"]["tokenize"]["summary"]
-    assert report["model"]["source"] == "trained" and report["model"]["vocab_size"] <= 2000
-    assert report["model"]["artefact"] == f"artefacts/{tokenize.MODEL_ARTEFACT}"
+    ident = report["model"]
+    assert ident["source"] == "trained" and ident["vocab_size"] <= 2000
+    assert (ident["kind"], ident["file"], ident["trained_in_run"], ident["eos_id"]) == (
+        "sentencepiece", "artefacts/tokenizer.model", True, 2)
+    assert ident["sha256"] == hashlib.sha256(model).hexdigest()
+    assert ident["typical_difference"]["basis"] == "in-sample"  # the sample held every document
+    assert ident["typical_difference"]["not_measured"] == ["unknown"]  # no language ID ran
     assert report["training"]["sample_docs"] == len(docs)
     total = report["compression"]["total"]
     assert total["tokens"] == sum(got.values())
     assert total["chars"] == sum(len(t) for _, t in pairs)
     assert total["chars_per_token"] == round(total["chars"] / total["tokens"], 4)
-    assert tokenize.LOADS[tokenize.model_key(model)] == 1  # many batches, one parse
+    assert tokenizers.LOADS[tokenizers.model_key(model)] == 1  # many batches, one parse
 
 
 def test_sample_is_bounded(tmp_path: Path) -> None:
@@ -194,6 +202,44 @@ def test_compression_stats_per_language() -> None:
     assert out["by_lang"]["unknown"]["chars_per_token"] is None
 
 
+def test_trained_vs_reference_selects_measured_rows() -> None:
+    rows = tokenize.TRAINED_VS_REFERENCE_ROWS
+    assert all(r[3] <= r[4] and r[5] <= r[6] for r in rows)
+    everything = tokenize.trained_vs_reference()
+    assert set(everything["by_lang"]) == {"en", "zh"} and everything["basis"] == "held-back text"
+    near = tokenize.trained_vs_reference(vocab_size=30_000, model_type="unigram",
+                                         langs=["en", "zh-Hans", "ja"])
+    assert near["by_lang"]["en"]["vocab_sizes"] == [32000]
+    en32 = next(r for r in rows if r[:3] == ("en", "unigram", 32000))
+    assert (near["by_lang"]["en"]["low"], near["by_lang"]["en"]["high"]) == en32[3:5]
+    assert near["by_lang"]["zh"]["low"] > 0.9  # Llama 2 needs about twice the tokens on Chinese
+    assert near["not_measured"] == ["ja"]
+    small = tokenize.trained_vs_reference(vocab_size=6000, model_type="bpe", langs=["en"],
+                                          in_sample=True)
+    en8 = next(r for r in rows if r[:3] == ("en", "bpe", 8000))
+    assert small["basis"] == "in-sample" and small["by_lang"]["en"]["low"] == en8[5]
+
+
+def test_report_for_a_given_tokenizer_names_it(llama_bytes: bytes) -> None:
+    config = tokenize.Config(model=str(shared_path("tokenizers", "llama2_tokenizer.model")),
+                             write_token_ids=True, shard_format="both")
+    source = tokenize.configured_source(config)
+    fn = tokenize.CompressionStats(config.unspaced_langs)
+    compression = fn.extract_output(fn.add_input(fn.create_accumulator(),
+                                                 Doc(id="1", lang="en", text="ab", token_count=1)))
+    report = tokenize.build_report(compression, {"tokenizer": source, "artefact": None}, config)
+    model = report["model"]
+    assert (model["kind"], model["vocab_size"], model["eos_id"], model["trained_in_run"]) == (
+        "sentencepiece", 32000, 2, False)
+    assert model["file"].endswith("llama2_tokenizer.model") and model["source"] == model["file"]
+    assert model["sha256"] == hashlib.sha256(llama_bytes).hexdigest()
+    assert model["typical_difference"] is None and report["training"] is None
+    shards = report["token_ids"]
+    assert shards["formats"] == ["megatron", "nanogpt"] and shards["eos_id"] == 2
+    assert (shards["megatron"]["dtype"], shards["megatron"]["dtype_code"]) == ("uint16", 8)
+    assert shards["nanogpt"]["dtype"] == "uint16"
+
+
 # ----------------------------------------------------------------- config errors
 
 def test_bad_model_path_is_a_config_error(tmp_path: Path) -> None:
@@ -201,10 +247,42 @@ def test_bad_model_path_is_a_config_error(tmp_path: Path) -> None:
         tokenize.Config(model=str(tmp_path / "missing.model"))
     not_a_model = tmp_path / "x.model"
     not_a_model.write_bytes(b"hello")
-    with pytest.raises(ValidationError, match="not a SentencePiece model"):
+    with pytest.raises(ValidationError, match=r"tokenize\.model: .*neither a SentencePiece"):
         tokenize.Config(model=str(not_a_model))
     with pytest.raises(ConfigError, match=r"tokenize\.model.*missing\.model"):
         load_config(None, [f"tokenize.model={tmp_path / 'missing.model'}"])
+
+
+def test_tokenizer_config_errors_name_the_key(tmp_path: Path, demo_model: bytes) -> None:
+    from tokenizers import Tokenizer as HFTokenizer
+    from tokenizers import models, pre_tokenizers
+
+    word_level = HFTokenizer(models.WordLevel({"a": 0, "b": 1, "[UNK]": 2}, unk_token="[UNK]"))
+    word_level.pre_tokenizer = pre_tokenizers.Whitespace()
+    hf = tmp_path / "tokenizer.json"
+    hf.write_text(word_level.to_str())
+    spm_file = tmp_path / "demo.model"
+    spm_file.write_bytes(demo_model)
+    assert tokenize.Config(model=str(hf)).model == str(hf)  # no EOS is fine for counting
+    cases = [
+        ({"model": str(hf), "kind": "sentencepiece"}, r"tokenize\.model: .*is a huggingface"),
+        ({"model": str(hf), "eos_token": "</s>"}, r"tokenize\.eos_token: .*not in this"),
+        ({"model": str(hf), "write_token_ids": True}, r"tokenize\.eos_token: .*has none.*shard_format=megatron"),
+        ({"model": str(hf), "write_token_ids": True, "shard_format": "nanogpt", "append_eos": False},
+         r"tokenize\.eos_token"),
+        ({"model": str(spm_file), "eos_token": "<eos>"}, r"tokenize\.eos_token: .*not a piece"),
+        ({"kind": "huggingface"}, r"tokenize\.kind: huggingface needs tokenize\.model"),
+        ({"eos_token": "<|endoftext|>"}, r"tokenize\.eos_token: a model trained in the run"),
+    ]
+    for settings, message in cases:
+        with pytest.raises(ValidationError, match=message):
+            tokenize.Config(**settings)
+    # Megatron without EOS needs none; a trained model always has '</s>'.
+    tokenize.Config(model=str(hf), write_token_ids=True, append_eos=False)
+    tokenize.Config(write_token_ids=True, shard_format="both", eos_token="</s>")
+    with pytest.raises(ConfigError, match=r"tokenize\.eos_token"):
+        load_config(None, [f"tokenize.model={hf}", "tokenize.write_token_ids=true",
+                             "tokenize.shard_format=nanogpt"])
 
 
 def test_relative_model_path_resolves_to_project(llama_bytes: bytes) -> None:
@@ -212,55 +290,38 @@ def test_relative_model_path_resolves_to_project(llama_bytes: bytes) -> None:
     relative = os.path.relpath(shared, PROJECT)
     config = tokenize.Config(model=str(relative))
     assert tokenize.read_model_bytes(config.model) == llama_bytes
+    assert tokenize.configured_source(config).file == str(shared.resolve())
 
 
-# ----------------------------------------------------------------- binary shards
-
-def test_dtype_choice() -> None:
-    assert token_shards.dtype_for_vocab(32000) == np.dtype("<u2")
-    assert token_shards.dtype_for_vocab(65536) == np.dtype("<u2")
-    assert token_shards.dtype_for_vocab(65537) == np.dtype("<u4")
-    with pytest.raises(ValueError):
-        token_shards.as_ids([5, 400], 400)
+# ----------------------------------------------------------------- whole runs
 
 
-@pytest.mark.parametrize("vocab", [1000, 100_000])
-def test_shard_round_trip_and_order_independence(tmp_path: Path, vocab: int) -> None:
-    rng = random.Random(vocab)
-    docs = [(f"doc{i}", token_shards.as_ids([rng.randrange(vocab) for _ in range(rng.randrange(0, 50))],
-                                            vocab)) for i in range(40)]
-    dtype = token_shards.dtype_for_vocab(vocab)
-    data, index = token_shards.pack_shard(docs, dtype)
-    shuffled = docs[:]
-    rng.shuffle(shuffled)
-    assert token_shards.pack_shard(shuffled, dtype)[0] == data
-    assert len(data) == sum(len(t) for _, t in docs) * dtype.itemsize
-    base = tmp_path / token_shards.shard_name(0, 1)
-    Path(str(base) + token_shards.BIN_SUFFIX).write_bytes(data)
-    Path(str(base) + token_shards.INDEX_SUFFIX).write_bytes(token_shards.index_bytes(index))
-    back = {doc_id: ids.tolist() for doc_id, ids in token_shards.read_tokens(tmp_path)}
-    assert back == {doc_id: ids.tolist() for doc_id, ids in docs}
-    if vocab > 65536:
-        assert max(max(v, default=0) for v in back.values()) > 65535  # really needs uint32
+def test_stage_counts_with_a_tokenizer_json_in_beam(tmp_path: Path) -> None:
+    """A Hugging Face tokenizer.json named in config: counts equal the tokenizers library."""
+    from tokenizers import Tokenizer as HFTokenizer
+    from tokenizers import decoders, models, pre_tokenizers, processors, trainers
 
-
-def test_token_shards_round_trip_to_text_via_beam(tmp_path: Path, demo_model: bytes) -> None:
-    model = tmp_path / "demo.model"
-    model.write_bytes(demo_model)
-    processor = tokenize.load_processor(demo_model)
-    texts = {i: t for i, t in demo_texts()[:25]} | {"empty": ""}
-    docs = [Doc(id=i, text=t) for i, t in texts.items()]
-    config = tokenize.Config(model=str(model), write_token_ids=True)
-    runs = []
-    for name in ("first", "again"):
-        out = run_docs(docs, [(tokenize.SPEC, config)], tmp_path / name, files=3)
-        runs.append({p.name: p.read_bytes() for p in (out["output"] / "tokens").iterdir()})
-    assert len([name for name in runs[0] if name.endswith(".bin")]) == 3  # one per input file
-    back = dict(token_shards.read_tokens(tmp_path / "first" / "out" / "tokens"))
-    assert set(back) == set(texts)
-    for doc_id, text in texts.items():
-        assert processor.decode(back[doc_id].tolist()) == text  # identity-normalised model
-    assert runs[0] == runs[1]
+    pairs = demo_texts()
+    tok = HFTokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator([t for _, t in pairs], trainers.BpeTrainer(
+        vocab_size=1500, special_tokens=["<s>", "</s>"], show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
+    path = tmp_path / "tokenizer.json"
+    path.write_text(tok.to_str())
+    config = tokenize.Config(model=str(path), batch_size=16)
+    docs = [Doc(id=i, source="demo", lang="en", text=t) for i, t in pairs]
+    out = run_docs(docs, [(tokenize.SPEC, config)], tmp_path, overrides=["run.seed=7"])
+    got = {row["id"]: row["token_count"] for row in out["kept"]}
+    direct = HFTokenizer.from_file(str(path))
+    assert got == {i: len(direct.encode(t, add_special_tokens=False).ids) for i, t in pairs}
+    model = out["summary"]["reports"]["tokenize"]["summary"]["model"]
+    assert (model["kind"], model["file"], model["eos_id"], model["trained_in_run"]) == (
+        "huggingface", str(path), 1, False)
+    assert model["special_tokens_added"] == ["<s>"] and model["typical_difference"] is None
+    assert not (out["output"] / "artefacts" / tokenize.MODEL_ARTEFACT).exists()
 
 
 def test_pipeline_writes_token_shards_and_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -269,33 +330,35 @@ def test_pipeline_writes_token_shards_and_counts(tmp_path: Path, monkeypatch: py
     from pipeline.registry import available_stages
     from tests.helpers import assert_conserved, rows, run
 
-    if "tokens" not in outputs.RESULT_DIRS:  # until pipeline/outputs.py commits tokens/
-        monkeypatch.setattr(outputs, "RESULT_DIRS", outputs.RESULT_DIRS + ("tokens",))
-    source = tmp_path / "in.jsonl"
-    source.write_text("\n".join(json.dumps({"id": i, "text": t}) for i, t in demo_texts()[:30]))
+    texts = demo_texts()[:30]
+    sources = []
+    for part in range(3):  # one token shard per input file
+        source = tmp_path / f"in-{part}.jsonl"
+        source.write_text("\n".join(json.dumps({"id": i, "text": t}) for i, t in texts[part::3]))
+        sources.append(str(source))
     off = [f"{name}.enabled=false" for name, _ in available_stages() if name != "tokenize"]
-    out = run([str(source)], tmp_path / "out", off + [
+    out = run(sources, tmp_path / "out", off + [
         "tokenize.write_token_ids=true", "tokenize.train.vocab_size=2000",
-        "tokenize.tokens_per_shard=5000"])
+        "tokenize.shard_format=both", "tokenize.append_eos=true"])
     assert_conserved(out)
     kept = {r["id"]: r for r in rows(out, "kept")}
-    sp = spm.SentencePieceProcessor(model_file=str(out / "artefacts" / tokenize.MODEL_ARTEFACT))
-    back = dict(token_shards.read_tokens(out / "tokens"))
-    assert set(back) == set(kept) and len(kept) == 30
-    for doc_id, row in kept.items():
-        assert row["token_count"] == len(sp.encode(row["text"])) == len(back[doc_id])
-        assert sp.decode(back[doc_id].tolist()) == row["text"]
+    sp_direct = spm.SentencePieceProcessor(model_file=str(out / "artefacts" / tokenize.MODEL_ARTEFACT))
+    settings = token_shards.ShardSettings(("megatron", "nanogpt"), 2000, 2)
+    assert len(list((out / "tokens").glob("*.idx"))) > 1
+    for fmt in ("megatron", "nanogpt"):
+        back = dict(token_shards.read_tokens(out / "tokens", settings, fmt))
+        assert set(back) == set(kept) and len(kept) == 30
+        for doc_id, row in kept.items():
+            assert row["token_count"] == len(sp_direct.encode(row["text"])) == len(back[doc_id])
+            assert sp_direct.decode(back[doc_id].tolist()) == row["text"]
+    from tools.verify_token_shards import verify  # the check docs/tokenize.md tells users to run
 
-
-def test_token_shard_order_ignores_input_order_even_for_repeated_ids() -> None:
-    from stages import token_shards
-
-    docs = [("b", np.array([5, 1])), ("a", np.array([9])), ("b", np.array([2, 7, 7])),
-            ("b", np.array([2, 7]))]
-    data, index = token_shards.pack_shard(docs, "<u2")
-    for order in ([3, 1, 0, 2], [2, 0, 3, 1]):
-        again, again_index = token_shards.pack_shard([docs[i] for i in order], "<u2")
-        assert again == data and again_index.equals(index)
-    assert index.column("id").to_pylist() == ["a", "b", "b", "b"]
-    # equal ids are ordered by their token bytes (little-endian uint32 per id)
-    assert np.frombuffer(data, "<u2").tolist() == [9, 2, 7, 2, 7, 7, 5, 1]
+    tokens = sum(row["token_count"] for row in kept.values())
+    assert verify(out) == {"megatron": {"docs": 30, "tokens": tokens},
+                           "nanogpt": {"docs": 30, "tokens": tokens}}
+    stream = next((out / "tokens").glob("*.nanogpt.bin"))
+    data = bytearray(stream.read_bytes())
+    data[0] ^= 1  # one token id changed
+    stream.write_bytes(bytes(data))
+    with pytest.raises(AssertionError, match="nanogpt: .* ids differ"):
+        verify(out)
