@@ -34,6 +34,7 @@ import xxhash
 from apache_beam.pvalue import TaggedOutput
 from pydantic import Field, model_validator
 
+from stages import languages
 from stages import minhash
 from stages.base import (DEAD_LETTER, KEPT, REJECTED, StageCounters, StageOutputs, Tagged,
                          TaggedGroup, make_rejected)
@@ -64,7 +65,7 @@ class Config(StageSection):
     # Character n-grams for languages written without spaces.
     char_ngram: int = Field(default=5, ge=1, le=64)
     # doc.lang values (primary subtag, case-insensitive) that get character shingles.
-    char_shingle_langs: tuple[str, ...] = ("zh", "ja", "ko")
+    char_shingle_langs: tuple[str, ...] = tuple(sorted(languages.CHAR_SHINGLE_LANGUAGES))
     map_digits: bool = True
     num_perm: int = Field(default=128, ge=8, le=1024)
     # Jaccard at or above which two texts are near duplicates.

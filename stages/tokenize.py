@@ -29,6 +29,7 @@ import xxhash
 from apache_beam.io.filesystems import FileSystems
 from pydantic import Field, field_validator
 
+from stages import languages
 from stages import token_shards
 from stages.base import DEAD_LETTER, KEPT, REJECTED, BatchStageDoFn, StageOutputs
 from stages.record import Doc
@@ -80,7 +81,7 @@ class Config(StageSection):
     # Target tokens per binary shard (the shard count is ceil(total tokens / this)).
     tokens_per_shard: int = Field(default=500_000_000, gt=0)
     # Languages without spaces: no whitespace words, so no tokens/word in the report.
-    unspaced_langs: tuple[str, ...] = ("zh", "ja", "th", "lo", "km", "my", "bo")
+    unspaced_langs: tuple[str, ...] = tuple(sorted(languages.UNSPACED_LANGUAGES))
 
     @field_validator("model")
     @classmethod
