@@ -144,7 +144,6 @@ class PerLanguageRuleSets(StageSection):
     other_languages: Literal["pass", "drop", "generic", "apply_default"] = "generic"
     segmentation: Segmentation = Field(default_factory=Segmentation)
 
-    _files: dict[str, Any] = PrivateAttr(default_factory=dict)
     _table: dict[str, tuple[str, Any]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
