@@ -25,7 +25,15 @@ def _bucket(value: int) -> int:
 
 
 def _empty_group() -> dict[str, int]:
-    return {"docs": 0, "bytes": 0, "chars": 0, "tokens": 0, "words": 0, "docs_with_tokens": 0}
+    return {"docs": 0, "bytes": 0, "chars": 0, "tokens": 0, "words": 0, "docs_with_tokens": 0,
+            "unjudged_docs": 0, "unjudged_tokens": 0}
+
+
+def _judged_by(doc: Doc) -> dict[str, str | None] | None:
+    """The rule sets that judged a document (quality/repetition record them), or None when no
+    rule stage ran on it."""
+    rule_sets = doc.meta.get("rule_sets")
+    return rule_sets if isinstance(rule_sets, dict) else None
 
 
 class KeptStats(beam.CombineFn):
@@ -36,7 +44,8 @@ class KeptStats(beam.CombineFn):
                 "token_hist": [0] * len(LENGTH_EDGES), "char_hist": [0] * len(LENGTH_EDGES)}
 
     @staticmethod
-    def _add(group: dict[str, int], doc: Doc, size: int, chars: int, words: int) -> None:
+    def _add(group: dict[str, int], doc: Doc, size: int, chars: int, words: int,
+             unjudged: bool) -> None:
         group["docs"] += 1
         group["bytes"] += size
         group["chars"] += chars
@@ -44,14 +53,25 @@ class KeptStats(beam.CombineFn):
         if doc.token_count is not None:
             group["tokens"] += doc.token_count
             group["docs_with_tokens"] += 1
+        if unjudged:  # rule stages ran but no rule set applied to this language
+            group["unjudged_docs"] += 1
+            group["unjudged_tokens"] += doc.token_count or 0
 
     def add_input(self, acc: dict[str, Any], doc: Doc) -> dict[str, Any]:
         text = doc.text or ""
         size, chars = len(text.encode("utf-8", "replace")), len(text)
-        words = int(doc.meta.get("words", 0)) if isinstance(doc.meta.get("words"), int) else len(text.split())
-        self._add(acc["total"], doc, size, chars, words)
-        self._add(acc["by_lang"].setdefault(doc.lang or "unknown", _empty_group()), doc, size, chars, words)
-        self._add(acc["by_source"].setdefault(doc.source or "unknown", _empty_group()), doc, size, chars, words)
+        words = len(text.split())
+        judged = _judged_by(doc)
+        unjudged = judged is not None and not any(judged.values())
+        self._add(acc["total"], doc, size, chars, words, unjudged)
+        lang = doc.lang or "unknown"
+        self._add(acc["by_lang"].setdefault(lang, _empty_group()), doc, size, chars, words, unjudged)
+        self._add(acc["by_source"].setdefault(doc.source or "unknown", _empty_group()), doc, size,
+                  chars, words, unjudged)
+        if judged is not None:
+            names = acc.setdefault("rule_sets", {}).setdefault(lang, {})
+            for stage, name in judged.items():
+                names.setdefault(stage, name)
         if doc.token_count is not None:
             acc["token_hist"][_bucket(doc.token_count)] += 1
         acc["char_hist"][_bucket(chars)] += 1
@@ -69,21 +89,27 @@ class KeptStats(beam.CombineFn):
                         target[key] += value
             for hist in ("token_hist", "char_hist"):
                 merged[hist] = [a + b for a, b in zip(merged[hist], acc[hist])]
+            for lang, names in acc.get("rule_sets", {}).items():
+                target = merged.setdefault("rule_sets", {}).setdefault(lang, {})
+                for stage, name in names.items():
+                    target.setdefault(stage, name)
         return merged
 
     def extract_output(self, acc: dict[str, Any]) -> dict[str, Any]:
         acc = dict(acc)
         acc["by_lang"] = dict(sorted(acc["by_lang"].items()))
         acc["by_source"] = dict(sorted(acc["by_source"].items()))
+        acc["rule_sets"] = {lang: dict(sorted(names.items()))
+                            for lang, names in sorted(acc.get("rule_sets", {}).items())}
         acc["length_edges"] = list(LENGTH_EDGES)
         return acc
 
 
 class RejectStats(beam.CombineFn):
-    """Docs and bytes per (stage, reason). Subclasses change only the two-part key."""
+    """Docs and bytes per (stage, reason). Subclasses change only the key's labels."""
 
     def key(self, rejected: Rejected) -> str:
-        """Two labels joined by a tab: the output nests the first above the second."""
+        """Labels joined by tabs: the output nests each label above the next."""
         return f"{rejected.stage}\t{rejected.reason}"
 
     def create_accumulator(self) -> dict[str, list[int]]:
@@ -104,20 +130,23 @@ class RejectStats(beam.CombineFn):
                 entry[1] += size
         return merged
 
-    def extract_output(self, acc: dict[str, list[int]]) -> dict[str, dict[str, dict[str, int]]]:
-        out: dict[str, dict[str, dict[str, int]]] = {}
+    def extract_output(self, acc: dict[str, list[int]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         for key in sorted(acc):
-            outer, inner = key.split("\t", 1)
-            out.setdefault(outer, {})[inner] = {"docs": acc[key][0], "bytes": acc[key][1]}
+            *outer, inner = key.split("\t")
+            node = out
+            for label in outer:
+                node = node.setdefault(label, {})
+            node[inner] = {"docs": acc[key][0], "bytes": acc[key][1]}
         return out
 
 
 class RejectByLangStats(RejectStats):
-    """Docs and bytes removed per (language, stage): the per-language funnel. Documents rejected
-    before the language stage have no language yet and count under "unknown"."""
+    """Docs and bytes removed per (language, stage, reason): the per-language funnel. Documents
+    rejected before the language stage have no language yet and count under "unknown"."""
 
     def key(self, rejected: Rejected) -> str:
-        return f"{rejected.doc.lang or 'unknown'}\t{rejected.stage}"
+        return f"{rejected.doc.lang or 'unknown'}\t{rejected.stage}\t{rejected.reason}"
 
 
 def _error_kind(error: str) -> str:

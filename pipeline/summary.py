@@ -98,7 +98,8 @@ def build_summary(stage_names: list[str], stats: dict[str, Any], written: dict[s
         "conservation": conservation,
         "stages": stages,
         "kept": kept,
-        "languages": language_funnel(kept.get("by_lang") or {}, rejected_by_lang),
+        "languages": language_funnel(kept.get("by_lang") or {}, rejected_by_lang,
+                                     kept.get("rule_sets") or {}),
         "dead_letter": dead,
         "reports": reports,
         "config": config,
@@ -106,16 +107,26 @@ def build_summary(stage_names: list[str], stats: dict[str, Any], written: dict[s
     }
 
 
-def language_funnel(kept_by_lang: dict[str, dict], rejected_by_lang: dict[str, dict]) -> dict:
-    """Per language: documents seen (kept + rejected with that language), removed per stage,
-    kept. Dead letters have no language and are not split."""
+def language_funnel(kept_by_lang: dict[str, dict], rejected_by_lang: dict[str, dict],
+                    rule_sets: dict[str, dict] | None = None) -> dict:
+    """Per language: documents seen (kept + rejected with that language), removed per stage
+    and per reason, kept documents and tokens, the rule sets that judged it, and what passed
+    without one. Dead letters have no language and are not split."""
     out = {}
     for lang in sorted(set(kept_by_lang) | set(rejected_by_lang)):
         removed = rejected_by_lang.get(lang, {})
-        kept_docs = (kept_by_lang.get(lang) or {}).get("docs", 0)
-        rejected = sum(v["docs"] for v in removed.values())
-        out[lang] = {"docs": kept_docs + rejected, "kept": kept_docs, "rejected": rejected,
-                     "rejected_by_stage": {stage: removed[stage] for stage in sorted(removed)}}
+        kept = kept_by_lang.get(lang) or {}
+        by_stage = {stage: {"docs": sum(r["docs"] for r in reasons.values()),
+                            "bytes": sum(r["bytes"] for r in reasons.values())}
+                    for stage, reasons in sorted(removed.items())}
+        rejected = sum(v["docs"] for v in by_stage.values())
+        out[lang] = {"docs": kept.get("docs", 0) + rejected, "kept": kept.get("docs", 0),
+                     "rejected": rejected, "rejected_by_stage": by_stage,
+                     "rejected_by_reason": {stage: removed[stage] for stage in sorted(removed)},
+                     "kept_tokens": kept.get("tokens", 0),
+                     "unjudged_docs": kept.get("unjudged_docs", 0),
+                     "unjudged_tokens": kept.get("unjudged_tokens", 0),
+                     "rule_sets": (rule_sets or {}).get(lang, {})}
     return out
 
 

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import xxhash
 
+from stages import languages
 from stages.settings import resolve_path
 
 # Bump when normalisation or hashing changes so stale .npy caches are not reused.
@@ -345,9 +346,7 @@ def load_domain_list(spec: ListSpec, seed: int, cache: bool = True,
 
 # --------------------------------------------------------------------------- word lists
 
-_UNSPACED = re.compile(
-    "[\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3100-\u312f"
-    "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]")
+_UNSPACED = languages.SUBSTRING_MATCH_RE
 # A text unit for ratios: one CJK/Thai character, or one run of other word characters.
 _UNIT = re.compile(_UNSPACED.pattern + r"|[^\W_]+")
 

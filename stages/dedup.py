@@ -35,6 +35,7 @@ import numpy as np
 import xxhash
 from pydantic import Field, model_validator
 
+from stages import languages
 from stages import minhash
 from stages.base import Channel, DecideInputs, Decisions, DocRef, RunContext, Stage, TwoPass
 from stages.components import ConnectedComponents
@@ -63,7 +64,7 @@ class Config(StageSection):
     # Character n-grams for languages written without spaces.
     char_ngram: int = Field(default=5, ge=1, le=64)
     # doc.lang values (primary subtag, case-insensitive) that get character shingles.
-    char_shingle_langs: tuple[str, ...] = ("zh", "ja", "ko")
+    char_shingle_langs: tuple[str, ...] = tuple(sorted(languages.CHAR_SHINGLE_LANGUAGES))
     map_digits: bool = True
     num_perm: int = Field(default=128, ge=8, le=1024)
     # Jaccard at or above which two texts are near duplicates.

@@ -15,36 +15,39 @@ Paper wording (App. A, "Quality filtering") beside our counting (stages/text.py 
   stripped lines starting with one of ``bullet_prefixes``, over non-blank lines.
 - "or more than 30% ending with an ellipsis" -> ``gopher_ellipsis_lines``: non-blank lines whose
   stripped text ends with "..." or "…", over non-blank lines.
+  Both line rules apply only to documents of at least ``line_rules_min_lines`` (4) non-blank
+  lines: below that one line decides the ratio (a 3-line review whose title ends in "…" is 33 %
+  ellipsis lines), which says nothing about the page being a list of teasers.
 - "We also require that 80% of words in a document contain at least one alphabetic
-  character" -> ``gopher_alpha_words``: whitespace tokens (punctuation kept, so "end." counts as
-  alphabetic and "|" or "2019" do not), str.isalpha per character (CJK ideographs are letters).
-  For jieba/chars segmentation punctuation marks are segments of their own, so there the base
-  is the words (punctuation-only segments dropped), which keeps the statistic comparable.
-  A bullet marker standing alone at the start of a bullet line ("- item") is left out of the
-  base: bullet pages are judged by the bullet rule, not punished a second time here.
+  character" -> ``gopher_alpha_words``: words (stages.text: tokens with surrounding
+  punctuation/symbols stripped) with at least one ``str.isalpha`` character (any script's
+  letters; CJK ideographs are letters), over words. Numbers ("2019") are words without a letter;
+  a token made only of punctuation or symbols is no word, so the separators and markup the
+  extraction adds (table cells rendered "a | b | c", bullet markers, "--", "»") neither help nor
+  hurt the share.
 - "and apply a 'stop word' filter, to remove documents that do not contain at least two of the
   following English words: the, be, to, of, and, that, have, with" -> ``gopher_stop_words``:
   *distinct* stop words among the words, case-insensitive.
 
-A rule whose threshold is null is off. Which documents the rules apply to: see ``Config``.
+A rule whose threshold is null is off. Which rule set judges a document: stages/rule_sets.py;
+the one that did is written to ``doc.meta["rule_sets"]["quality"]``.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from pydantic import Field
 
 from stages import text as tx
 from stages.base import Stage
-from stages.record import Doc, Drop
+from stages.record import Doc, Drop, Verdict
+from stages.statistics import RuleHistograms
+from stages.rule_sets import NO_RULE_SET, PerLanguageRuleSets, RuleFile
 from stages.settings import Section
 
 STAGE = "quality"
-REASONS = ("gopher_word_count", "gopher_mean_word_length", "gopher_symbol_ratio",
-           "gopher_bullet_lines", "gopher_ellipsis_lines", "gopher_alpha_words",
-           "gopher_stop_words")
 
 DEFAULT_BULLETS = ("-", "•", "*", "·", "●", "○", "◦", "▪", "■", "‣", "⁃", "∙", "–")
 
@@ -52,6 +55,8 @@ DEFAULT_BULLETS = ("-", "•", "*", "·", "●", "○", "◦", "▪", "■", "�
 class QualityRules(Section):
     """One language's thresholds; defaults are the paper's (English)."""
 
+    # Written to doc.meta["rule_sets"]["quality"]; null: named after where the set comes from.
+    name: str | None = None
     # words outside [min_words, max_words] -> gopher_word_count
     min_words: int | None = Field(default=50, ge=0)
     max_words: int | None = Field(default=100_000, ge=1)
@@ -65,7 +70,10 @@ class QualityRules(Section):
     max_bullet_lines: float | None = Field(default=0.9, ge=0, le=1)
     # fraction of non-blank lines ending with an ellipsis above this -> gopher_ellipsis_lines
     max_ellipsis_lines: float | None = Field(default=0.3, ge=0, le=1)
-    # fraction of tokens with an alphabetic character below this -> gopher_alpha_words
+    # the two line rules above apply from this many non-blank lines on (below, one line decides
+    # the ratio: one title ending in "..." makes a 3-line page 33 % ellipsis lines)
+    line_rules_min_lines: int = Field(default=4, ge=0)
+    # fraction of words with an alphabetic character below this -> gopher_alpha_words
     min_alpha_words: float | None = Field(default=0.8, ge=0, le=1)
     # fewer distinct stop words than this -> gopher_stop_words
     min_stop_words: int | None = Field(default=2, ge=0)
@@ -75,9 +83,53 @@ class QualityRules(Section):
     bullet_prefixes: list[str] = Field(default_factory=lambda: list(DEFAULT_BULLETS), min_length=1)
 
 
-class Config(tx.PerLanguageRuleSets, QualityRules):
+# Chinese, measured on THUCNews with jieba words (docs/rules.md §4); omitted keys: the paper's.
+ZH_THUCNEWS = QualityRules(
+    name="zh_thucnews",
+    min_words=30,                # news p0.5 = 34 words (rejects 4/1,000 news)
+    min_mean_word_length=1.4,    # news p0.5 = 1.61; reviews p0.5 = 1.20 (char-by-char junk)
+    max_mean_word_length=3.5,    # news p99.5 = 2.95, max 4.01
+    min_alpha_words=0.75,        # news p0.5 = 0.80 (digits and Latin codes in finance news)
+    min_stop_words=1,            # of stages.text.STOP_WORDS["zh"]; news p1 = 1
+)
+
+# For languages without a set of their own (other_languages: generic): the rules that do not
+# depend on knowing the language. No stop words (no list), no mean word length (scripts differ:
+# 1 character per word in unspaced scripts, 8+ in agglutinative ones); the rest the paper's.
+GENERIC = QualityRules(name="generic", min_mean_word_length=None, max_mean_word_length=None,
+                       min_stop_words=None)
+
+
+def rules_from_fineweb2(rule_file: RuleFile) -> QualityRules:
+    """FineWeb-2's GopherQualityFilter settings for one language (fineweb-2-pipeline.py): its
+    mean word length bounds, alphabetic-word share (datatrove calls it
+    max_non_alpha_words_ratio, but it is the minimum share of words with a letter) and stop
+    words with min_stop_words=2; word count, symbol ratios and line rules keep datatrove's
+    defaults, which are the paper's. line_punct_thr / new_line_ratio belong to
+    FineWebQualityFilter, which this project does not have (docs/rules.md §4)."""
+    v = rule_file.values
+    rules: dict[str, Any] = {"name": rule_file.name}
+    if "min_avg_word_length" in v:
+        rules["min_mean_word_length"] = float(v["min_avg_word_length"])
+    if "max_avg_word_length" in v:
+        rules["max_mean_word_length"] = float(v["max_avg_word_length"])
+    if "max_non_alpha_words_ratio" in v:
+        rules["min_alpha_words"] = float(v["max_non_alpha_words_ratio"])
+    if "stopwords" in v:
+        rules["stop_words"] = list(v["stopwords"])
+    return QualityRules(**rules)
+
+
+class Config(PerLanguageRuleSets, QualityRules):
+    MEASURED: ClassVar[dict[str, Section]] = {"zh": ZH_THUCNEWS}
+    GENERIC: ClassVar[Section | None] = GENERIC
+
     # Per-language rule sets, e.g. {zh: {min_words: 40, ...}}; omitted keys take the paper's.
+    # They win over the measured and the rule-file sets (stages/rule_sets.py).
     languages: dict[str, QualityRules] = Field(default_factory=dict)
+
+    def from_rule_file(self, rule_file: RuleFile) -> QualityRules:
+        return rules_from_fineweb2(rule_file)
 
 
 @dataclass(slots=True)
@@ -85,6 +137,7 @@ class QualityStats:
     """The statistic behind each rule (fractions in [0, 1]; symbol ratios >= 0)."""
 
     words: int
+    lines: int
     mean_word_length: float
     hash_ratio: float
     ellipsis_ratio: float
@@ -96,36 +149,27 @@ class QualityStats:
 
 def quality_stats(text: str, mode: str = "space", stop_words: tuple[str, ...] = tx.STOP_WORDS["en"],
                   bullets: tuple[str, ...] = DEFAULT_BULLETS) -> QualityStats:
-    """All quality statistics of one text in one pass per unit (tokens, words, lines)."""
-    tokens, words = tx.tokens_and_words(text, mode)
+    """All quality statistics of one text in one pass per unit (words, lines)."""
+    words = tx.tokens_and_words(text, mode)[1]
     n_words = len(words)
-    # Spaced text: whitespace tokens (punctuation rides on its word). Segmented text: segments
-    # are punctuation marks on their own, so the words (punctuation dropped) are the base.
-    alpha_base = tokens if mode == "space" else words
     per_word = max(n_words, 1)
     lines, _ = tx.lines_and_paragraphs_memo(text)
     n_lines = len(lines)
-    markers = 0  # bullet markers standing alone as a token ("- item"): not words, not non-words
     if n_lines:
-        bullet_lines = [line for line in lines if line.startswith(bullets)]
-        if mode == "space":
-            for line in bullet_lines:
-                if not line.split(maxsplit=1)[0].strip(tx.PUNCT):
-                    markers += 1
-        bullet = len(bullet_lines) / n_lines
+        bullet = sum(1 for line in lines if line.startswith(bullets)) / n_lines
         ellipsis = sum(1 for line in lines if line.endswith(("...", "…"))) / n_lines
     else:
         bullet = ellipsis = 0.0
-    alpha_total = len(alpha_base) - markers
     return QualityStats(
         words=n_words,
+        lines=n_lines,
         mean_word_length=(sum(map(len, words)) / n_words) if n_words else 0.0,
         hash_ratio=text.count("#") / per_word,
         ellipsis_ratio=(text.count("...") + text.count("…")) / per_word,
         bullet_lines=bullet,
         ellipsis_lines=ellipsis,
-        alpha_words=(tx.count_alpha_tokens(alpha_base) / alpha_total) if alpha_total > 0 else 0.0,
-        stop_words=tx.distinct_stop_words(words, stop_words) if stop_words else 0,
+        alpha_words=(tx.count_alpha_words(words) / n_words) if n_words else 0.0,
+        stop_words=tx.distinct_stop_words(words, stop_words, text) if stop_words else 0,
     )
 
 
@@ -144,9 +188,11 @@ def failures(stats: QualityStats, rules: QualityRules, has_stop_list: bool = Tru
         out.append(Drop("gopher_symbol_ratio", f"hash/word {stats.hash_ratio:.3f}"))
     elif r.max_ellipsis_ratio is not None and stats.ellipsis_ratio > r.max_ellipsis_ratio:
         out.append(Drop("gopher_symbol_ratio", f"ellipsis/word {stats.ellipsis_ratio:.3f}"))
-    if r.max_bullet_lines is not None and stats.bullet_lines > r.max_bullet_lines:
+    enough_lines = stats.lines >= r.line_rules_min_lines
+    if enough_lines and r.max_bullet_lines is not None and stats.bullet_lines > r.max_bullet_lines:
         out.append(Drop("gopher_bullet_lines", f"{stats.bullet_lines:.3f} of lines"))
-    if r.max_ellipsis_lines is not None and stats.ellipsis_lines > r.max_ellipsis_lines:
+    if (enough_lines and r.max_ellipsis_lines is not None
+            and stats.ellipsis_lines > r.max_ellipsis_lines):
         out.append(Drop("gopher_ellipsis_lines", f"{stats.ellipsis_lines:.3f} of lines"))
     if r.min_alpha_words is not None and stats.alpha_words < r.min_alpha_words:
         out.append(Drop("gopher_alpha_words", f"{stats.alpha_words:.3f} of words"))
@@ -156,24 +202,30 @@ def failures(stats: QualityStats, rules: QualityRules, has_stop_list: bool = Tru
 
 
 def evaluate(text: str, lang: str | None, config: Config) -> tuple[QualityStats, list[Drop]] | None:
-    """Statistics and failed rules for a text in a language; None when its language is skipped."""
+    """Statistics and failed rules for a text in a language; None when it is not judged."""
     rules = config.rules_for(lang)
     if rules is None:
         return None
     assert isinstance(rules, QualityRules)
     stop = tx.stop_words_for(lang, rules.stop_words)
-    stats = quality_stats(text, tx.word_mode(lang, config.segmentation), stop,
-                          tuple(rules.bullet_prefixes))
+    stats = quality_stats(text, config.segmentation.mode(lang), stop, tuple(rules.bullet_prefixes))
     return stats, failures(stats, rules, has_stop_list=bool(stop))
 
 
 def quality_doc(doc: Doc, config: Config) -> Doc | Drop:
-    """The stage core: the first failing rule's Drop, else the document unchanged."""
+    """The stage core: records the rule set in doc.meta["rule_sets"]["quality"], then returns
+    the first failing rule's Drop, else the document unchanged."""
+    name, rules = config.rule_set(doc.lang)
+    doc.meta.setdefault("rule_sets", {})[STAGE] = None if name == NO_RULE_SET else name
+    if name == NO_RULE_SET:
+        return Drop(NO_RULE_SET, f"no quality rule set for {doc.lang}")
+    if rules is None:
+        return doc
     result = evaluate(doc.text or "", doc.lang, config)
     if result is None:
         return doc
-    failed = result[1]
-    return failed[0] if failed else doc
+    stats, failed = result
+    return Verdict(failed[0] if failed else doc, (name, rule_statistics(stats)))
 
 
 def make_core(config: Config, context: object = None) -> Callable[[Doc], Doc | Drop]:
@@ -181,9 +233,52 @@ def make_core(config: Config, context: object = None) -> Callable[[Doc], Doc | D
     return partial(quality_doc, config=config)
 
 
-def stats_dict(stats: QualityStats) -> dict[str, Any]:
-    return asdict(stats)
+# Statistic name -> the reject reason of the rule that thresholds it.
+STATISTIC_REASONS: dict[str, str] = {
+    "words": "gopher_word_count", "mean_word_length": "gopher_mean_word_length",
+    "hash_ratio": "gopher_symbol_ratio", "ellipsis_ratio": "gopher_symbol_ratio",
+    "bullet_lines": "gopher_bullet_lines", "ellipsis_lines": "gopher_ellipsis_lines",
+    "alpha_words": "gopher_alpha_words", "stop_words": "gopher_stop_words",
+}
 
 
-SPEC = Stage(name=STAGE, make_core=make_core, reasons=REASONS,
-             reads=frozenset({"text", "lang"}), writes=frozenset())
+def rule_statistics(stats: QualityStats) -> dict[str, float]:
+    """The statistic each rule thresholds, by name (the keys of :func:`rule_thresholds`), for
+    histograms in the report's tuning views."""
+    return {name: float(getattr(stats, name)) for name in STATISTIC_REASONS}
+
+
+def rule_thresholds(rules: QualityRules) -> dict[str, tuple[float | None, float | None, str]]:
+    """Statistic name -> (min allowed or None, max allowed or None, reject reason). The line
+    rules hold from ``rules.line_rules_min_lines`` lines on."""
+    r = rules
+    bounds = {
+        "words": (r.min_words, r.max_words), "mean_word_length": (r.min_mean_word_length,
+                                                                  r.max_mean_word_length),
+        "hash_ratio": (None, r.max_hash_ratio), "ellipsis_ratio": (None, r.max_ellipsis_ratio),
+        "bullet_lines": (None, r.max_bullet_lines), "ellipsis_lines": (None, r.max_ellipsis_lines),
+        "alpha_words": (r.min_alpha_words, None), "stop_words": (r.min_stop_words, None),
+    }
+    return {name: (None if lo is None else float(lo), None if hi is None else float(hi),
+                   STATISTIC_REASONS[name]) for name, (lo, hi) in bounds.items()}
+
+
+class _Thresholds:
+    """Picklable ``lang -> rule_thresholds`` for the report's histograms."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def __call__(self, lang: str | None) -> dict[str, tuple]:
+        _, rules = self.config.rule_set(lang)
+        return rule_thresholds(rules) if isinstance(rules, QualityRules) else {}
+
+
+def statistics_report(config: Config, context: object = None) -> RuleHistograms:
+    return RuleHistograms(_Thresholds(config))
+
+
+SPEC = Stage(name=STAGE, make_core=make_core,
+             reasons=(*dict.fromkeys(STATISTIC_REASONS.values()), NO_RULE_SET),
+             reads=frozenset({"text", "lang", "meta"}), writes=frozenset({"meta"}),
+             report=statistics_report, report_name="statistics")

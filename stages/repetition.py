@@ -25,20 +25,24 @@ paragraphs = runs of non-blank lines, words = punctuation-stripped tokens, per l
   once however many duplicate n-grams cover it, over characters of all words.
 
 Characters are code points of words (no whitespace), so numerator and denominator agree.
+Which rule set judges a document: stages/rule_sets.py; the one that did is written to
+``doc.meta["rule_sets"]["repetition"]``.
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Annotated, Any, Callable, Sequence
+from typing import Annotated, Any, Callable, ClassVar, Sequence
 
 import numpy as np
 from pydantic import Field
 
 from stages import text as tx
 from stages.base import Stage
-from stages.record import Doc, Drop
+from stages.record import Doc, Drop, Verdict
+from stages.statistics import RuleHistograms
+from stages.rule_sets import NO_RULE_SET, PerLanguageRuleSets, RuleFile
 from stages.settings import Section
 
 STAGE = "repetition"
@@ -49,6 +53,9 @@ Frac = Annotated[float, Field(ge=0, le=1)]
 
 class RepetitionRules(Section):
     """One language's thresholds (max allowed); defaults are Table A1. null switches a rule off."""
+
+    # Written to doc.meta["rule_sets"]["repetition"]; null: named after where the set comes from.
+    name: str | None = None
 
     max_dup_para_frac: Frac | None = 0.30
     max_dup_para_char_frac: Frac | None = 0.20
@@ -65,9 +72,41 @@ class RepetitionRules(Section):
     count_first_occurrence: bool = False
 
 
-class Config(tx.PerLanguageRuleSets, RepetitionRules):
-    # Per-language rule sets, e.g. {zh: {max_top_ngram_char_frac: {2: 0.3}}}.
+# Chinese (jieba words): the paper's values sit above the THUCNews p95 of every n-gram
+# statistic and reject the news whose body is printed twice (docs/rules.md §4).
+ZH_THUCNEWS = RepetitionRules(name="zh_thucnews")
+# Languages without a set of their own (other_languages: generic): Table A1, which counts
+# repeats of lines, paragraphs and word n-grams and so needs no language knowledge.
+GENERIC = RepetitionRules(name="generic")
+
+
+def rules_from_fineweb2(rule_file: RuleFile) -> RepetitionRules:
+    """FineWeb-2's GopherRepetitionFilter settings for one language (fineweb-2-pipeline.py):
+    its duplicate-line fraction and top / duplicate n-gram fractions. FineWeb-2 switched the
+    paragraph rules and the duplicate-line *character* rule off (trafilatura keeps few
+    paragraphs; FineWebQualityFilter's char_duplicates_ratio 0.1 replaced the latter); this
+    project has paragraphs and no FineWebQualityFilter, so those keep the paper's values."""
+    v = rule_file.values
+    rules: dict[str, Any] = {"name": rule_file.name}
+    if "dup_line_frac" in v:
+        rules["max_dup_line_frac"] = float(v["dup_line_frac"])
+    if "top_n_grams" in v:
+        rules["max_top_ngram_char_frac"] = {int(n): float(x) for n, x in v["top_n_grams"]}
+    if "dup_n_grams" in v:
+        rules["max_dup_ngram_char_frac"] = {int(n): float(x) for n, x in v["dup_n_grams"]}
+    return RepetitionRules(**rules)
+
+
+class Config(PerLanguageRuleSets, RepetitionRules):
+    MEASURED: ClassVar[dict[str, Section]] = {"zh": ZH_THUCNEWS}
+    GENERIC: ClassVar[Section | None] = GENERIC
+
+    # Per-language rule sets, e.g. {zh: {max_top_ngram_char_frac: {2: 0.3}}}; they win over
+    # the measured and the rule-file sets (stages/rule_sets.py).
     languages: dict[str, RepetitionRules] = Field(default_factory=dict)
+
+    def from_rule_file(self, rule_file: RuleFile) -> RepetitionRules:
+        return rules_from_fineweb2(rule_file)
 
 
 @dataclass(slots=True)
@@ -256,21 +295,29 @@ def failures(stats: RepetitionStats, rules: RepetitionRules) -> list[Drop]:
 
 def evaluate(text: str, lang: str | None,
              config: Config) -> tuple[RepetitionStats, list[Drop]] | None:
-    """Statistics and failed rules; None when the document's language is skipped."""
+    """Statistics and failed rules; None when the document's language is not judged."""
     rules = config.rules_for(lang)
     if rules is None:
         return None
     assert isinstance(rules, RepetitionRules)
-    stats = repetition_stats(text, rules, tx.word_mode(lang, config.segmentation))
+    stats = repetition_stats(text, rules, config.segmentation.mode(lang))
     return stats, failures(stats, rules)
 
 
 def repetition_doc(doc: Doc, config: Config) -> Doc | Drop:
-    """The stage core: the first failing rule's Drop, else the document unchanged."""
-    result = evaluate(doc.text or "", doc.lang, config)
-    if result is None or not result[1]:
+    """The stage core: records the rule set in doc.meta["rule_sets"]["repetition"], then
+    returns the first failing rule's Drop, else the document unchanged."""
+    name, rules = config.rule_set(doc.lang)
+    doc.meta.setdefault("rule_sets", {})[STAGE] = None if name == NO_RULE_SET else name
+    if name == NO_RULE_SET:
+        return Drop(NO_RULE_SET, f"no repetition rule set for {doc.lang}")
+    if rules is None:
         return doc
-    return result[1][0]
+    result = evaluate(doc.text or "", doc.lang, config)
+    if result is None:
+        return doc
+    stats, failed = result
+    return Verdict(failed[0] if failed else doc, (name, rule_statistics(stats)))
 
 
 def make_core(config: Config, context: object = None) -> Callable[[Doc], Doc | Drop]:
@@ -278,18 +325,48 @@ def make_core(config: Config, context: object = None) -> Callable[[Doc], Doc | D
     return partial(repetition_doc, config=config)
 
 
-def stats_dict(stats: RepetitionStats) -> dict[str, Any]:
-    out: dict[str, Any] = {name: getattr(stats, name) for name in
-                           ("dup_para_frac", "dup_para_char_frac", "dup_line_frac",
-                            "dup_line_char_frac")}
+def rule_statistics(stats: RepetitionStats) -> dict[str, float]:
+    """The statistic each rule thresholds, by name (the keys of :func:`rule_thresholds`), for
+    histograms in the report's tuning views."""
+    out: dict[str, float] = {name: getattr(stats, name) for name in
+                             ("dup_para_frac", "dup_para_char_frac", "dup_line_frac",
+                              "dup_line_char_frac")}
     out.update({f"top_{n}gram_char_frac": v for n, v in stats.top_ngram_char_frac.items()})
     out.update({f"dup_{n}gram_char_frac": v for n, v in stats.dup_ngram_char_frac.items()})
     return out
 
 
+def rule_thresholds(rules: RepetitionRules) -> dict[str, tuple[float | None, float | None, str]]:
+    """Statistic name -> (None, max allowed or None, reject reason): every repetition rule is
+    an upper bound."""
+    out: dict[str, tuple[float | None, float | None, str]] = {}
+    for name in ("dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac"):
+        out[name] = (None, getattr(rules, "max_" + name), "gopher_" + name)
+    for kind, limits in (("top", rules.max_top_ngram_char_frac),
+                         ("dup", rules.max_dup_ngram_char_frac)):
+        for n in sorted(limits):
+            key = f"{kind}_{n}gram_char_frac"
+            out[key] = (None, limits[n], f"gopher_{key}")
+    return out
+
+
+class _Thresholds:
+    """Picklable ``lang -> rule_thresholds`` for the report's histograms."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def __call__(self, lang: str | None) -> dict[str, tuple]:
+        _, rules = self.config.rule_set(lang)
+        return rule_thresholds(rules) if isinstance(rules, RepetitionRules) else {}
+
+
+def statistics_report(config: Config, context: object = None) -> RuleHistograms:
+    return RuleHistograms(_Thresholds(config))
+
+
 SPEC = Stage(name=STAGE, make_core=make_core,
-             reasons=tuple(f"gopher_{name}" for name in (
-                 "dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac",
-                 *(f"top_{n}gram_char_frac" for n in (2, 3, 4)),
-                 *(f"dup_{n}gram_char_frac" for n in range(5, 11)))),
-             reads=frozenset({"text", "lang"}), writes=frozenset())
+             reasons=(*(reason for _, _, reason in rule_thresholds(RepetitionRules()).values()),
+                      NO_RULE_SET),
+             reads=frozenset({"text", "lang", "meta"}), writes=frozenset({"meta"}),
+             report=statistics_report, report_name="statistics")

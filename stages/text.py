@@ -2,18 +2,20 @@
 
 Why one module: the quality and repetition rules (Gopher, Rae et al. 2021, App. A) are defined
 over "words", "lines" and "paragraphs" without saying what those are; every choice here changes
-which documents survive, so each is made once, documented once (docs/rules.md) and shared.
+which documents survive, so each is made once, documented once (docs/rules.md §1) and shared.
+Which segmenter a language needs is a language concept: stages/languages.py.
 
 Choices (all single-pass, C-level string methods, no regex per word):
 
 - *tokens*: for spaced languages ``text.split()`` (any Unicode whitespace; the separators
-  \\x1c..\\x1f count as whitespace too). For unspaced languages (zh, ja by default) tokens come from
-  jieba (zh) or from characters: each CJK character is a token, runs of other non-space
-  characters (Latin words, numbers inside Chinese text) stay one token.
+  \\x1c..\\x1f count as whitespace too). Languages with a segmenter
+  (``languages.SEGMENTERS``: zh jieba, ja SudachiPy, th PyThaiNLP, ko Kiwi) get its segments;
+  other unspaced languages get one token per character of their script ("chars").
 - *words*: tokens with leading/trailing punctuation and symbols stripped (``str.strip(PUNCT)``),
-  empty results dropped. So ``"end."`` is the word ``end`` and a lone ``"|"`` or ``"--"`` is no
-  word. This approximates a tokenizer that splits punctuation off (datatrove uses spaCy/NLTK)
-  at a fraction of the cost.
+  empty results dropped. So ``"end."`` is the word ``end``, while a token made only of
+  punctuation or symbols (a table-cell separator ``|`` the extraction added, a bullet marker,
+  ``--``, ``→``, ``★``) is no word at all. Every rule counts these words: word count, mean
+  length, the alphabetic-word share, stop words, n-grams.
 - *lines*: ``str.splitlines()``, each stripped, blank lines dropped (blank lines are layout, not
   content; counting them would dilute the bullet/ellipsis/duplicate-line fractions).
 - *paragraphs*: maximal runs of non-blank lines (separated by one or more blank lines), the
@@ -21,14 +23,14 @@ Choices (all single-pass, C-level string methods, no regex per word):
 """
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 import unicodedata
-from typing import Callable, Iterable, Literal, Sequence
+from functools import lru_cache
+from typing import Iterable, Sequence
 
 from pydantic import Field
 
-from stages.settings import Section, StageSection
+from stages import languages
+from stages.settings import Section
 
 # --------------------------------------------------------------------------- punctuation ---
 
@@ -65,63 +67,33 @@ STOP_WORDS: dict[str, tuple[str, ...]] = {
 
 # ------------------------------------------------------------------------------ config -----
 
-WordMode = Literal["jieba", "chars"]
-
 
 class Segmentation(Section):
-    """How words are made for languages written without spaces."""
+    """How a language's text is split into tokens (the words come from the tokens)."""
 
-    # language code (as the language stage writes doc.lang) -> "jieba" (zh word segmenter) or
-    # "chars" (each CJK character is a word). Languages not listed are split on whitespace.
-    unspaced: dict[str, WordMode] = Field(default_factory=lambda: {"zh": "jieba", "ja": "chars"})
+    # language code (as the language stage writes doc.lang) -> segmenter, overriding
+    # stages.languages.SEGMENTERS (zh jieba, ja sudachi, th pythainlp, ko kiwi, other unspaced
+    # languages chars); "space" splits on whitespace. Languages not listed there or here are
+    # split on whitespace.
+    segmenters: dict[str, languages.Segmenter] = Field(default_factory=dict)
+
+    def mode(self, lang: str | None) -> str:
+        """The segmenter name for a document language."""
+        return languages.segmenter_for(lang, self.segmenters)
+
+    def load(self, langs: Iterable[str | None]) -> None:
+        """Load the segmenters these languages need (dictionaries once per process; called in
+        the stage factory, i.e. DoFn.setup)."""
+        for name in {self.mode(lang) for lang in langs}:
+            languages.load_segmenter(name)
 
 
 # ------------------------------------------------------------------------------ units ------
 
-# CJK ideographs (incl. extensions A/B, compatibility), kana, CJK symbols; each is one token in
-# "chars" mode. Hangul is excluded: Korean is written with spaces.
-_CJK = ("\u3000-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-        "\uff00-\uffef\U00020000-\U0002ebef")
-_CHAR_TOKENS = re.compile(f"[{_CJK}]|[^\\s{_CJK}]+")
-
-_jieba_cut: Callable[[str], list[str]] | None = None
-
-
-def load_jieba() -> Callable[[str], list[str]]:
-    """jieba's segmenter, dictionary loaded once per process (call from DoFn.setup)."""
-    global _jieba_cut
-    if _jieba_cut is None:
-        import logging
-
-        import jieba
-
-        jieba.setLogLevel(logging.WARNING)
-        jieba.initialize()
-        _jieba_cut = jieba.lcut
-    return _jieba_cut
-
-
-def word_mode(lang: str | None, segmentation: Segmentation) -> str:
-    """'space', 'jieba' or 'chars' for a document language."""
-    if lang is None:
-        return "space"
-    return segmentation.unspaced.get(lang, "space")
-
 
 def tokens_of(text: str, mode: str = "space") -> list[str]:
-    """Non-whitespace tokens (see module docstring)."""
-    if mode == "space":
-        return text.split()
-    if mode == "chars":
-        return _CHAR_TOKENS.findall(text)
-    if mode == "jieba":
-        return list(_jieba_tokens(text))
-    raise ValueError(f"unknown word mode {mode!r}")
-
-
-def _jieba_tokens(text: str) -> tuple[str, ...]:
-    """jieba segments without whitespace (memoised through tokens_and_words)."""
-    return tuple(t for t in load_jieba()(text) if t and not t.isspace())
+    """Non-whitespace tokens of a text for a segmenter name (see module docstring)."""
+    return list(languages.load_segmenter(mode)(text))
 
 
 def words_of(tokens: Iterable[str]) -> list[str]:
@@ -184,24 +156,38 @@ def lines_and_paragraphs_memo(text: str) -> tuple[tuple[str, ...], tuple[str, ..
     return tuple(lines), tuple(paragraphs)
 
 
-def count_alpha_tokens(tokens: Sequence[str]) -> int:
-    """Tokens with at least one alphabetic character; pure-letter tokens take the C fast path."""
+def count_alpha_words(words: Sequence[str]) -> int:
+    """Words with at least one alphabetic character; pure-letter words take the C fast path."""
     count = 0
     isalpha = str.isalpha
-    for token in tokens:
-        if isalpha(token) or any(map(isalpha, token)):
+    for word in words:
+        if isalpha(word) or any(map(isalpha, word)):
             count += 1
     return count
 
 
-def distinct_stop_words(words: Iterable[str], stop_words: Iterable[str]) -> int:
-    """How many *distinct* stop words occur among the words, case-insensitively."""
+def is_symbol_only(term: str) -> bool:
+    """True for a non-empty string made only of punctuation/symbols (it can never be a word)."""
+    return bool(term) and not term.strip(PUNCT)
+
+
+def distinct_stop_words(words: Iterable[str], stop_words: Iterable[str], text: str = "") -> int:
+    """How many *distinct* stop words occur among the words, case-insensitively.
+
+    A stop word made only of punctuation (FineWeb-2's lists hold "،", "·", "・": datatrove's
+    tokens keep punctuation) can never be one of our words; it counts when it occurs in the text.
+    """
     stop = frozenset(s.lower() for s in stop_words)
     if not stop:
         return 0
+    symbols = {s for s in stop if is_symbol_only(s)}
+    found_symbols = sum(1 for s in symbols if s in text)
+    stop = stop - symbols
+    if not stop:
+        return found_symbols
     longest = max(map(len, stop))
     found = {w.lower() for w in set(words) if len(w) <= longest}
-    return len(found & stop)
+    return len(found & stop) + found_symbols
 
 
 def stop_words_for(lang: str | None, configured: Sequence[str] | None) -> tuple[str, ...]:
@@ -209,43 +195,3 @@ def stop_words_for(lang: str | None, configured: Sequence[str] | None) -> tuple[
     if configured is not None:
         return tuple(configured)
     return STOP_WORDS.get(lang or "en", ())
-
-
-def rule_set_for(lang: str | None, default_languages: Sequence[str], other_languages: str,
-                 languages: dict, default: object) -> object | None:
-    """The rule set for a document language, or None when the document passes through.
-
-    Order: a language-specific section; else the default (English) rules for the languages
-    listed for them, and for documents without a language (language stage off); else the
-    ``other_languages`` policy: "apply_default" or "skip".
-    """
-    if lang is not None and lang in languages:
-        return languages[lang]
-    if lang is None or lang in default_languages or other_languages == "apply_default":
-        return default
-    return None
-
-
-class PerLanguageRuleSets(StageSection):
-    """Config shared by stages whose rules come in per-language sets (quality, repetition).
-
-    A subclass declares ``languages: dict[str, <its rule section>]``; its own top-level fields
-    are the default (the paper's English) rule set.
-    """
-
-    # The top-level (paper) thresholds apply to these languages and to documents without a
-    # language (language stage off).
-    default_languages: list[str] = Field(default_factory=lambda: ["en"])
-    # Documents in other languages: "skip" (pass untouched) or "apply_default" (English rules).
-    other_languages: Literal["skip", "apply_default"] = "skip"
-    segmentation: Segmentation = Field(default_factory=Segmentation)
-
-    def load_segmenters(self) -> None:
-        """Runs in DoFn.setup: load jieba's dictionary once when a language uses it."""
-        if "jieba" in self.segmentation.unspaced.values():
-            load_jieba()
-
-    def rules_for(self, lang: str | None) -> object | None:
-        """The rule set for a document's language, or None when it passes through."""
-        return rule_set_for(lang, self.default_languages, self.other_languages,
-                            self.languages, self)  # type: ignore[attr-defined]

@@ -33,7 +33,7 @@ import xxhash
 from apache_beam.io.filesystems import FileSystems
 from pydantic import Field, model_validator
 
-from stages import token_shards, tokenizers
+from stages import languages, token_shards, tokenizers
 from stages.base import Channel, DecideInputs, Decisions, RunContext, Stage, TwoPass
 from stages.record import Doc, Verdict
 from stages.settings import Section, StageSection
@@ -102,7 +102,7 @@ class Config(StageSection):
     # Target tokens per shard (the shard count is ceil(total tokens / this)).
     tokens_per_shard: int = Field(default=500_000_000, gt=0)
     # Languages without spaces: no whitespace words, so no tokens/word in the report.
-    unspaced_langs: tuple[str, ...] = ("zh", "ja", "th", "lo", "km", "my", "bo")
+    unspaced_langs: tuple[str, ...] = tuple(sorted(languages.UNSPACED_LANGUAGES))
 
     @model_validator(mode="after")
     def _tokenizer_usable(self) -> "Config":

@@ -110,3 +110,30 @@ def test_verdict_bands_are_ordered(a: float, b: float) -> None:
 def test_size_parsing_round_trips_plain_numbers(n: int) -> None:
     assert f.parse_size(str(n)) == n
     assert math.isclose(f.parse_size(f.format_count(n, digits=15)), n, rel_tol=1e-12)
+
+
+# ------------------------------------------------------------ words and language samples ----
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300), st.sampled_from(["space", "chars"]))
+def test_rule_words_are_never_separators_or_whitespace(text: str, mode: str) -> None:
+    from stages import text as tx
+
+    tokens = tx.tokens_of(text, mode)
+    for word in tx.words_of(tokens):
+        assert word and not tx.is_symbol_only(word) and not any(c.isspace() for c in word)
+        assert word in text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=3000), st.integers(1, 6), st.integers(0, 400))
+def test_language_sample_is_bounded_and_taken_from_the_text(text: str, windows: int,
+                                                            chars: int) -> None:
+    from stages.language import sample_text
+
+    sample = sample_text(text, windows, chars)
+    if not chars or len(text) <= windows * chars:
+        assert sample == text
+    else:
+        assert len(sample) <= windows * chars + windows - 1
+        assert all(part in text for part in sample.split(" ") if part)

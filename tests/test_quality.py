@@ -82,14 +82,47 @@ def test_bullets_blank_lines_do_not_dilute() -> None:
 
 
 def test_bullet_markers_not_punished_twice() -> None:
-    """A bullet page's "-" tokens do not count against the alphabetic-word ratio."""
+    """A bullet page's "-" markers are no words: they do not count against the alpha share."""
     items = "\n".join(f"- {a} {b}" for a, b in zip(FILL[:40], FILL[40:80]))
-    text = doc_words(80) + "\n" + items  # 40 of 41 lines are bullets: below nothing but ok
+    text = doc_words(80) + "\n" + items
     stats = quality_stats(text)
     assert stats.alpha_words == 1.0  # with the 40 markers counted it would be 160 / 200 = 0.8
     assert "gopher_alpha_words" not in reasons(text)
-    junk = doc_words(80) + "\n" + "\n".join(f"| {a} | {b}" for a, b in zip(FILL[:40], FILL[40:80]))
-    assert quality_stats(junk).alpha_words < 1.0  # a non-bullet symbol token still counts
+
+
+def test_table_cell_separators_are_not_words() -> None:
+    """Issue 16: trafilatura renders table cells as "a | b | c"; a wiki page whose "|" made up
+    15 % of its tokens fell under the 80 % alphabetic-word share. Separators are no words."""
+    prose = " ".join(["the", "and", *FILL[:200]])
+    rows = "\n".join(f"| {a} | {b} | {c} | 19{i:02d} |"
+                     for i, (a, b, c) in enumerate(zip(FILL[200:260], FILL[260:320],
+                                                       FILL[320:380])))
+    text = prose + "\n\n" + rows  # 262 + 240 words, 300 "|" tokens; 60 years (no letter)
+    stats = quality_stats(text)
+    assert stats.words == 202 + 240
+    assert stats.alpha_words == (202 + 180) / (202 + 240)  # 0.864: only the years count against
+    assert "gopher_alpha_words" not in reasons(text)
+    # numbers in the cells are still words without a letter: a numeric table still fails
+    numeric = prose + "\n\n" + "\n".join(f"| {i} | {i * 7} | {i * 13} |" for i in range(60))
+    assert "gopher_alpha_words" in reasons(numeric)
+
+
+def test_line_rules_need_enough_lines() -> None:
+    """Issue 16: a 3-line review whose title ends in "…" is 33 % ellipsis lines; below
+    line_rules_min_lines (4) one line would decide the ratio, so the line rules wait."""
+    review = ("Great little place by the river…\n"
+              + " ".join(["the", "and", *FILL[:60]]) + ".\nRecommended.")
+    assert quality_stats(review).ellipsis_lines == 1 / 3
+    assert "gopher_ellipsis_lines" not in reasons(review)
+    # from 4 lines on the rule holds: 2 of 4 lines ending in an ellipsis is still rejected
+    four = "Title one…\nTitle two…\n" + " ".join(FILL[:60]) + " the and\nEnd."
+    assert "gopher_ellipsis_lines" in reasons(four)
+    # and the threshold is configurable: 0 restores the paper's rule for every document
+    assert "gopher_ellipsis_lines" in reasons(review, config=Config(line_rules_min_lines=0))
+    bullets3 = "\n".join(f"- {' '.join(FILL[i * 20:(i + 1) * 20])} the and" for i in range(3))
+    assert "gopher_bullet_lines" not in reasons(bullets3)
+    bullets4 = bullets3 + "\n- " + " ".join(FILL[100:120])
+    assert "gopher_bullet_lines" in reasons(bullets4)
 
 
 def test_ellipsis_lines_both_sides() -> None:
@@ -131,15 +164,17 @@ NEWS = ("国家统计局今天发布数据显示，今年前三季度国内生�
         "专家表示，消费和投资都在稳步恢复，就业形势也保持稳定，为全年目标的实现打下了基础。") * 2
 
 
-def test_chinese_skipped_by_default_not_rejected_by_english_rules() -> None:
-    assert evaluate(NEWS, "zh", Config()) is None
+def test_chinese_judged_by_the_measured_set_by_default() -> None:
     doc = Doc(id="z", text=NEWS, lang="zh")
     assert quality_doc(doc, Config()) is doc
+    assert doc.meta["rule_sets"]["quality"] == "zh_thucnews"
+    assert Config().rule_set("zh")[1] is quality.ZH_THUCNEWS
 
 
 def test_chinese_with_english_rules_would_be_rejected() -> None:
-    assert "gopher_stop_words" in reasons(NEWS, "zh", Config(other_languages="apply_default",
-                                                             segmentation={"unspaced": {}}))
+    english = Config(default_languages=["en", "zh"], stop_words=["the", "be", "to", "of", "and",
+                                                                 "that", "have", "with"])
+    assert "gopher_stop_words" in reasons(NEWS, "zh", english)
 
 
 def test_chinese_rule_set_with_jieba_words() -> None:
@@ -153,10 +188,20 @@ def test_chinese_rule_set_with_jieba_words() -> None:
     assert short is not None and [d.reason for d in short[1]][0] == "gopher_word_count"
 
 
-def test_unknown_language_policy() -> None:
-    german = "der die das " * 30
-    assert evaluate(german, "de", Config()) is None
-    assert evaluate(german, "de", Config(other_languages="apply_default")) is not None
+def test_languages_without_a_rule_set_policy() -> None:
+    esperanto = " ".join(["la", "kaj", *FILL[:100]])
+    assert evaluate(esperanto, "eo", Config(other_languages="pass")) is None
+    passed = Doc(id="p", text=esperanto, lang="eo")
+    assert quality_doc(passed, Config(other_languages="pass")) is passed
+    assert passed.meta["rule_sets"] == {"quality": None}
+    dropped = quality_doc(Doc(id="d", text=esperanto, lang="eo"), Config(other_languages="drop"))
+    assert isinstance(dropped, Drop) and dropped.reason == "no_rule_set"
+    generic = Doc(id="g", text=esperanto, lang="eo")
+    assert quality_doc(generic, Config()) is generic  # default: generic, no stop-word list
+    assert generic.meta["rule_sets"]["quality"] == "generic"
+    assert "gopher_word_count" in reasons("la kaj", "eo")
+    english = evaluate(esperanto, "eo", Config(other_languages="apply_default"))
+    assert english is not None and english[1] == []  # en stop words: no list for eo
 
 
 # ------------------------------------------------------------------ edge cases ------------
@@ -222,10 +267,11 @@ def test_zh_web_config_loads_with_chinese_rule_sets() -> None:
     from tests.conftest import PROJECT
 
     config = load_config(PROJECT / "configs" / "zh_web.yaml")
-    zh = config.quality.languages["zh"]  # type: ignore[attr-defined]
+    name, zh = config.quality.rule_set("zh")  # type: ignore[attr-defined]
+    assert name == "zh_thucnews"
     assert zh.min_words < 50 and zh.max_mean_word_length < 10 and zh.min_stop_words == 1
-    assert config.quality.segmentation.unspaced["zh"] == "jieba"  # type: ignore[attr-defined]
-    assert "zh" in config.repetition.languages  # type: ignore[attr-defined]
+    assert config.quality.segmentation.mode("zh") == "jieba"  # type: ignore[attr-defined]
+    assert config.repetition.rule_set("zh")[0] == "zh_thucnews"  # type: ignore[attr-defined]
     assert config.language.keep == ["zh", "en"]  # type: ignore[attr-defined]
 
 
@@ -239,8 +285,8 @@ def test_chinese_news_pass_zh_web_quality_rules() -> None:
     zh_conf = load_config(PROJECT / "configs" / "zh_web.yaml").quality  # type: ignore[attr-defined]
     rejected = [d for d in (evaluate(t, "zh", zh_conf)[1] for t in news) if d]  # type: ignore[index]
     assert len(rejected) <= 6
-    english = Config(other_languages="apply_default", stop_words=["the", "be", "to", "of", "and",
-                                                                  "that", "have", "with"])
+    english = Config(default_languages=["en", "zh"], stop_words=["the", "be", "to", "of", "and",
+                                                                 "that", "have", "with"])
     # all but bilingual items (one is an English-exam article with English sentences)
     assert sum(bool(evaluate(t, "zh", english)[1]) for t in news) >= 195  # type: ignore[index]
 

@@ -149,14 +149,25 @@ def test_dup_ngram_overlapping_repeats_count_each_word_once() -> None:
 
 def test_chinese_routing_and_chars() -> None:
     text = "今天天气很好。" * 20
-    config = rp.Config()
-    assert rp.evaluate(text, "zh", config) is None  # skipped: no zh rule set
-    zh = rp.Config(languages={"zh": rp.RepetitionRules()})
-    stats, drops = rp.evaluate(text, "zh", zh)  # type: ignore[misc]
+    assert rp.evaluate(text, "zh", rp.Config(other_languages="pass",
+                                             rule_files=[], default_languages=["en"])) is not None
+    assert rp.Config().rule_set("zh")[0] == "zh_thucnews"  # built in, jieba words
+    stats, drops = rp.evaluate(text, "zh", rp.Config())  # type: ignore[misc]
     assert drops and stats.top_ngram_char_frac[2] > 0.2
-    chars = rp.Config(languages={"zh": rp.RepetitionRules()},
-                      segmentation={"unspaced": {"zh": "chars"}})
+    chars = rp.Config(segmentation={"segmenters": {"zh": "chars"}})
     assert rp.evaluate(text, "zh", chars)[1]  # type: ignore[index]
+
+
+def test_rule_set_recorded_and_policy() -> None:
+    text = "ein Satz hier und dort\n" * 10
+    doc = Doc(id="g", text=text, lang="de")
+    result = rp.repetition_doc(doc, rp.Config())
+    assert isinstance(result, Drop) and doc.meta["rule_sets"] == {"repetition": "fineweb2/deu_Latn"}
+    eo = Doc(id="e", text="unu linio\nalia linio", lang="eo")
+    assert rp.repetition_doc(eo, rp.Config(other_languages="pass")) is eo
+    assert eo.meta["rule_sets"] == {"repetition": None}
+    dropped = rp.repetition_doc(Doc(id="d", text="x", lang="eo"), rp.Config(other_languages="drop"))
+    assert isinstance(dropped, Drop) and dropped.reason == "no_rule_set"
 
 
 def test_stage_core() -> None:
@@ -172,7 +183,7 @@ def test_stage_core() -> None:
                                   "中文文本没有空格" * 10])
 def test_edge_cases_no_exceptions(text: str) -> None:
     stats = rp.repetition_stats(text, rp.RepetitionRules())
-    for value in rp.stats_dict(stats).values():
+    for value in rp.rule_statistics(stats).values():
         assert 0.0 <= value <= 1.0
 
 
@@ -186,7 +197,7 @@ def test_rtl_repetition_detected() -> None:
 def test_fractions_in_unit_interval(text: str, mode: str, first: bool) -> None:
     rules = rp.RepetitionRules(count_first_occurrence=first)
     stats = rp.repetition_stats(text, rules, mode)
-    for value in rp.stats_dict(stats).values():
+    for value in rp.rule_statistics(stats).values():
         assert 0.0 <= value <= 1.0
 
 

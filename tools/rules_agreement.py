@@ -36,7 +36,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from stages import quality, repetition  # noqa: E402
+from stages import languages, quality, repetition  # noqa: E402
 from stages import text as tx  # noqa: E402
 
 SHARED = Path(os.environ.get("SHARED_DATA", PROJECT.parent / "shared" / "data"))
@@ -344,11 +344,12 @@ def speed(texts: list[dict], repeats: int = 5) -> dict[str, float]:
     CPU time of this process (time.process_time), not wall time: on a shared machine wall
     time also counts the time other processes hold the core.
     """
-    from stages.language import Config as LanguageConfig, language_doc, load_classifier
+    from stages.language import Config as LanguageConfig, language_doc, load_identifier
     from stages.record import Doc
 
     qconf, rconf = quality.Config(), repetition.Config()
-    lconf, classify = LanguageConfig(), load_classifier()
+    lconf = LanguageConfig()
+    classify = load_identifier(lconf.identifier)
     docs = [Doc(id=r["id"], text=r["text"], lang="en") for r in texts]
     jobs = {
         "language": lambda d: language_doc(d.replace(), lconf, classify),
@@ -421,8 +422,8 @@ def chinese_distributions(mode: str) -> None:
         rows[name] = []
         for text in texts:
             q = quality.quality_stats(text, mode, stop)
-            row = {k: getattr(q, k) for k in quality.QualityStats.__slots__}
-            row.update(repetition.stats_dict(repetition.repetition_stats(text, rules, mode)))
+            row = quality.rule_statistics(q)
+            row.update(repetition.rule_statistics(repetition.repetition_stats(text, rules, mode)))
             rows[name].append(row)
     pcts = (0.5, 1, 5, 50, 95, 99, 99.5)
     print(f"words = {mode}; docs: " + ", ".join(f"{k} {len(v)}" for k, v in corpora.items()))
@@ -447,7 +448,7 @@ def chinese_rejections(config_path: Path, overrides: list[str]) -> None:
 
     config = load_config(config_path, overrides)
     qconf, rconf = config.quality, config.repetition  # type: ignore[attr-defined]
-    tx.load_jieba()
+    languages.load_segmenter("jieba")
     for name, texts in chinese_texts().items():
         counts: Counter = Counter()
         rejected = 0
@@ -467,26 +468,30 @@ def chinese_rejections(config_path: Path, overrides: list[str]) -> None:
 
 
 def language_report(texts: list[dict]) -> None:
-    """py3langid labels, low scores and docs/s on the English texts and the Chinese corpora."""
-    from stages.language import identify, load_classifier
+    """Labels, low scores and docs/s of each identifier (default windows, and the whole text)
+    on the English texts and the Chinese corpora (tools/langid_eval.py: accuracy, 8 KB speed)."""
+    from stages.language import Config as LanguageConfig, identify, load_identifier
 
-    classify = load_classifier()
+    conf = LanguageConfig()
     zh = chinese_texts()
     sets = {"html_eval+en_commoncrawl": [r["text"] for r in texts],
             "zh_thucnews": zh["zh_thucnews"], "zh_reviews(sample)": zh["zh_reviews"]}
-    for name, items in sets.items():
-        labels = {}
-        for max_chars in (2000, 0):
-            start = time.process_time()
-            result = [identify(t, classify, max_chars) for t in items]
-            rate = len(items) / max(time.process_time() - start, 1e-9)
-            labels[max_chars] = [lang for lang, _ in result]
-            low = sum(score < 0.5 for _, score in result)
-            top = Counter(labels[max_chars]).most_common(6)
-            print(f"language {name} max_chars={max_chars}: {len(items)} docs, {rate:.0f} docs/s, "
-                  f"score < 0.5: {low}, labels {top}")
-        differ = sum(a != b for a, b in zip(labels[2000], labels[0]))
-        print(f"language {name}: label differs between 2000 chars and whole text on {differ}")
+    for identifier in ("fasttext", "py3langid"):
+        classify = load_identifier(identifier)
+        for name, items in sets.items():
+            labels = {}
+            for shape, (windows, chars) in (("windows", (conf.windows, conf.window_chars)),
+                                            ("whole", (1, 0))):
+                start = time.process_time()
+                result = [identify(t, classify, windows, chars) for t in items]
+                rate = len(items) / max(time.process_time() - start, 1e-9)
+                labels[shape] = [conf.aliases.get(lang, lang) for lang, _ in result]
+                low = sum(score < conf.min_score for _, score in result)
+                top = Counter(labels[shape]).most_common(6)
+                print(f"{identifier} {name} {shape}: {len(items)} docs, {rate:.0f} docs/CPU-s, "
+                      f"score < {conf.min_score}: {low}, labels {top}")
+            differ = sum(a != b for a, b in zip(labels["windows"], labels["whole"]))
+            print(f"{identifier} {name}: label differs between windows and whole text on {differ}")
 
 
 def main(argv: list[str] | None = None) -> int:
