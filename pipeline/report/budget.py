@@ -126,8 +126,8 @@ def model_budget(name: str, unique_tokens: float, train_tokens: float | None,
         "effective_tokens": sig(rep["effective_tokens"]),
         "effective_fraction": sig(rep["effective_fraction"], 4),
         "effective_params": sig(rep["effective_params"]),
-        "loss_unique": sig(rep["loss_unique"], 5),
-        "loss_repeated": sig(rep["loss_repeated"], 5),
+        "loss_unique": sig(rep["loss_unique"]),
+        "loss_repeated": sig(rep["loss_repeated"]),
         "loss_penalty_pct": sig(rep["loss_penalty_pct"], 4),
         "verdict": verdict,
         "verdict_source": source,
@@ -274,7 +274,7 @@ def compute_budget_section(unique_tokens: float, config: ReportConfig) -> dict:
     peak, _ = config.peak
     if config.flops is not None:
         flops = f.parse_size(config.flops)
-        source = f"given: {flops:.3g} model FLOPs (6ND)"
+        source = "given as model FLOPs (6ND)"
     else:
         flops = f.model_flops_for_time(config.days * f.DAY_SECONDS, config.gpus, peak, value, kind,
                                        config.recompute)
@@ -294,11 +294,11 @@ def compute_budget_section(unique_tokens: float, config: ReportConfig) -> dict:
     return {"status": "ok", "flops": sig(flops), "source": source, "days": sig(days, 4),
             "unlimited_data": {"fit": config.fit, "params": sig(fit_params),
                                "tokens": sig(fit_tokens), "epochs": sig(fit_tokens / unique_tokens, 4),
-                               "loss_with_repetition": sig(naive_loss, 5)},
+                               "loss_with_repetition": sig(naive_loss)},
             "data_constrained_unlimited": {k: sig(v, 6) for k, v in unlimited.items()
                                            if v is not None},
             "data_constrained": {"params": sig(limited["params"]), "tokens": sig(limited["tokens"]),
-                                 "epochs": sig(limited["epochs"], 4), "loss": sig(limited["loss"], 5)},
+                                 "epochs": sig(limited["epochs"], 4), "loss": sig(limited["loss"])},
             "loss_penalty_pct": sig(penalty, 4),
             "method": ("minimise the data-constrained loss L(N, C/(6N), U) over N "
                        "(Muennighoff et al. 2023, datablations fit); C = 6ND"),
@@ -320,7 +320,8 @@ def mix_section(mix: dict[str, float] | None, lang_unique: dict[str, float], row
             epochs = tokens / unique if unique else None
             langs.append({"lang": lang, "weight": weight, "tokens": sig(tokens),
                           "unique_tokens": unique or None, "epochs": sig(epochs, 4),
-                          "effective_tokens": sig(f.effective_data(unique, epochs)) if unique else None,
+                          "effective_tokens": sig(f.effective_data(unique, epochs) if epochs > 1
+                                                  else tokens) if unique else None,
                           "verdict": f.verdict(epochs)[0] if epochs is not None
                           else "no tokens of this language in the data"})
         out.append({"model": row["model"], "needed_tokens": row["needed_tokens"], "languages": langs})
@@ -797,19 +798,19 @@ def plan_report(dataset_tokens: float, unique_tokens: float | None, config: Repo
                 lang_tokens: dict[str, float] | None = None, vocab: int | None = None) -> dict:
     """What ``plan`` prints: the budget, planning and mix sections for numbers given by hand."""
     if unique_tokens is None:
-        unique, source = dataset_tokens, ("= --tokens (--unique-tokens not given: assumes every "
-                                          "token in the dataset is unique)")
+        unique, source = dataset_tokens, ("--unique-tokens not given: assumes every token of "
+                                          "--tokens is unique")
     else:
         if unique_tokens > dataset_tokens:
             raise ValueError(f"--unique-tokens ({unique_tokens:g}) exceeds --tokens "
                              f"({dataset_tokens:g})")
-        unique, source = unique_tokens, "given (--unique-tokens)"
+        unique, source = unique_tokens, "given: --unique-tokens"
     budget = budget_section(unique, config, vocab=vocab,
-                            vocab_source="given (--vocab)" if vocab else "",
-                            dataset_tokens=dataset_tokens, dataset_source="given (--tokens)",
+                            vocab_source="given: --vocab" if vocab else "",
+                            dataset_tokens=dataset_tokens, dataset_source="given: --tokens",
                             unique_source=source)
     planning = planning_section(unique, config, source)
-    mix = mix_section(config.mix, lang_tokens or {}, budget["models"], "given (--lang-tokens)")
+    mix = mix_section(config.mix, lang_tokens or {}, budget["models"], "given: --lang-tokens")
     if config.mix and not lang_tokens:
         mix = not_given("--mix needs the unique tokens per language: --lang-tokens en=300B,zh=20B")
     warnings = budget["warnings"] + planning["warnings"] + mix.get("warnings", []) + \
