@@ -153,8 +153,9 @@ def header_blocks(report: dict) -> list[Block]:
                          f"{m['verdict']}; {duration(m['days'])} on the given GPUs."))
     warnings = report.get("warnings") or []
     if warnings:
-        out.append(Note(f"{len(warnings)} planning input(s) fall outside the ranges the fitted "
-                        f"laws were measured on; see the warnings in sections 5, 10 and 11."))
+        out.append(Note(f"Some planning inputs fall outside the ranges the fitted laws were "
+                        f"measured on ({len(warnings)} warning{'s' if len(warnings) != 1 else ''} "
+                        f"in sections 5, 10 and 11): those figures are extrapolations."))
     return out
 
 
