@@ -134,7 +134,9 @@ def test_tuning_section_and_charts(rich):
 def test_malformed_statistics_are_skipped_not_crashing():
     summary = fixed_summary()
     summary["reports"]["quality"] = {"statistics": {"en": {"x": {"edges": [0, 1], "counts": [1, 2, 3]},
-                                                           "y": {}}}}
+                                                           "y": {}, "z": None,
+                                                           "w": {"edges": ["a", "b"], "counts": [1]},
+                                                           "v": {"edges": [0, 1], "counts": [-1]}}}}
     report = build_report(summary, ReportConfig(), {})
     assert report["tuning"]["status"] == "not run"
 
@@ -199,6 +201,10 @@ def test_sample_rejections_caps_and_cuts(tmp_path):
     assert picked[0]["rows"][0]["text"] == "x" * 160 + "…"
     assert picked[1]["rows"][0] == {"id": "r0", "url": None, "text": None}
     assert sample_rejections(str(tmp_path / "nowhere")) == []
+    # with the summary's reasons known, the scan stops once each has its rows: the same pick
+    early = sample_rejections(str(tmp_path), per_reason=1, chars=160, batch_rows=1,
+                              expected={("quality", "gopher_stop_words")})
+    assert [(p["reason"], [r["id"] for r in p["rows"]]) for p in early] == [("gopher_stop_words", ["q0"])]
 
 
 def test_written_report_shows_escaped_samples(tmp_path):

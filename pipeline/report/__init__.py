@@ -61,7 +61,10 @@ def build_for_output(summary: dict[str, Any], section: ReportConfig, output: str
     """The report of a committed output: summary + file sizes + sample rejected rows."""
     from pipeline.report.samples import sample_rejections
 
-    samples = sample_rejections(output, section.samples_per_reason, section.sample_chars)
+    expected = {(str(stage.get("stage")), str(reason)) for stage in summary.get("stages") or []
+                for reason in stage.get("reasons") or {}}
+    samples = sample_rejections(output, section.samples_per_reason, section.sample_chars,
+                                expected=expected)
     return build_report(summary, section, disk_usage(output), label if label is not None else output,
                         samples)
 

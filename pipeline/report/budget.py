@@ -695,6 +695,11 @@ def _beyond(edges: list[float], counts: list[int], low: float | None, high: floa
     return total
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value) else None
+
+
 def tuning_section(reports: dict) -> dict[str, Any]:
     """Per rule statistic and language: its distribution over the documents the stage saw and
     the thresholds, so a user moving a threshold sees what it cuts."""
@@ -705,14 +710,19 @@ def tuning_section(reports: dict) -> dict[str, Any]:
             continue
         for lang in sorted(statistics):
             for name in sorted(statistics[lang] or {}):
-                h = statistics[lang][name] or {}
-                edges, counts = list(h.get("edges") or []), list(h.get("counts") or [])
-                if not counts or len(edges) not in (len(counts), len(counts) + 1):
+                h = statistics[lang][name]
+                if not isinstance(h, dict):
                     continue
-                out.append({"stage": stage, "lang": lang, "statistic": name,
-                            "reason": h.get("reason"), "min": h.get("min"), "max": h.get("max"),
+                edges, counts = list(h.get("edges") or []), list(h.get("counts") or [])
+                if (not counts or len(edges) not in (len(counts), len(counts) + 1)
+                        or any(_number(e) is None for e in edges)
+                        or any(not isinstance(c, int) or isinstance(c, bool) or c < 0 for c in counts)):
+                    continue  # malformed: skipped rather than drawn wrong
+                low, high = _number(h.get("min")), _number(h.get("max"))
+                out.append({"stage": stage, "lang": str(lang), "statistic": str(name),
+                            "reason": h.get("reason"), "min": low, "max": high,
                             "edges": edges, "counts": counts, "docs": sum(counts),
-                            "docs_beyond": _beyond(edges, counts, h.get("min"), h.get("max"))})
+                            "docs_beyond": _beyond(edges, counts, low, high)})
     if not out:
         return not_run("no rule statistics in summary.json (reports.quality.statistics / "
                        "reports.repetition.statistics)")

@@ -406,14 +406,24 @@ def range_warnings(law: str, params: Iterable[float] = (), tokens: Iterable[floa
             f"Figures there are extrapolations."]
 
 
+def format_decimal(value: float, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits and never an exponent: 0.0000015, 2.02,
+    14.3, 19,200, 143,000,000,000 (magnitudes below 1e-9 print as 0)."""
+    if value == 0 or not math.isfinite(value) or abs(value) < 1e-9:
+        return "0" if math.isfinite(value) else "n/a"
+    magnitude = math.floor(math.log10(abs(value)))
+    if magnitude >= digits - 1:
+        return f"{float(f'{value:.{digits}g}'):,.0f}"
+    places = digits - 1 - magnitude
+    text = f"{value:.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def format_epochs(epochs: float | None) -> str:
     """Epochs without scientific notation: 0.25, 2.02, 14.3, 19,200, 143,000,000,000."""
     if epochs is None:
         return "n/a"
-    if epochs < 100:
-        return f"{epochs:.3g}"
-    rounded = float(f"{epochs:.3g}")
-    return f"{rounded:,.0f}"
+    return format_decimal(epochs)
 
 
 # ---------------------------------------------------------------- compute and time

@@ -11,7 +11,7 @@ from typing import Any
 
 from pipeline.report.doc import (B, Block, Code, Figure, H, Note, NotRun, P, Table, Warn,
                                  to_markdown)
-from pipeline.report.formulas import FITS, format_count, format_epochs
+from pipeline.report.formulas import FITS, format_count, format_decimal, format_epochs
 
 
 # ------------------------------------------------------------------ number formatting
@@ -26,14 +26,9 @@ def n(value: Any) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return "n/a"
-        if value != 0 and abs(value) >= 1e4:
-            return f"{float(f'{value:.4g}'):,.0f}"
-        if value != 0 and abs(value) < 1e-3:
-            if abs(value) < 1e-6:
-                return "< 0.000001"
-            places = -math.floor(math.log10(abs(value))) + 1
-            return f"{value:.{places}f}"
-        return f"{value:,.4g}"
+        if value != 0 and abs(value) < 1e-6:
+            return "< 0.000001" if value > 0 else "> -0.000001"
+        return format_decimal(value, 4)
     return str(value)
 
 
@@ -82,9 +77,7 @@ def pct(value: float | None) -> str:
     """A signed percentage without scientific notation: +0.12 %, +26.5 %, +1,030 %."""
     if value is None:
         return "n/a"
-    if abs(value) >= 1000:
-        return f"{float(f'{value:.3g}'):+,.0f} %"
-    return f"{value:+.3g} %"
+    return ("+" if value >= 0 else "-") + format_decimal(abs(value)) + " %"
 
 
 def tok(value: int | None, estimated: bool) -> str:
@@ -491,9 +484,9 @@ def sparkline(counts: list[int]) -> str:
 def _threshold(s: dict) -> str:
     parts = []
     if s.get("min") is not None:
-        parts.append(f"< {n(float(s['min']))}")
+        parts.append(f"< {n(s['min'])}")
     if s.get("max") is not None:
-        parts.append(f"> {n(float(s['max']))}")
+        parts.append(f"> {n(s['max'])}")
     return "rejects " + " or ".join(parts) if parts else "no threshold"
 
 
@@ -509,7 +502,8 @@ def tuning_blocks(section: dict) -> list[Block]:
         out.append(Table(["statistic", "rule", "threshold", "docs", "docs beyond (bins)",
                           "range", "distribution"],
                          [[s["statistic"], s.get("reason") or "-", _threshold(s), n(s["docs"]),
-                           n(s["docs_beyond"]), f"{n(float(s['edges'][0]))} - {n(float(s['edges'][-1]))}",
+                           n(s["docs_beyond"]), f"{n(float(s['edges'][0]))} - {n(float(s['edges'][-1]))}"
+                           + ("" if len(s["edges"]) > len(s["counts"]) else "+"),
                            Code(sparkline(s["counts"]))] for _, s in items]))
         out += [Figure(f"tuning-{i}") for i, _ in items]
     out.append(Note(section["note"]))

@@ -32,15 +32,23 @@ def _cut(value: Any, chars: int) -> str | None:
 
 
 def sample_rejections(output: str, per_reason: int = 3, chars: int = 160,
-                      batch_rows: int = 1024) -> list[dict[str, Any]]:
-    """[{stage, reason, rows: [{id, url, text}]}] sorted by stage order of appearance, reason."""
+                      batch_rows: int = 1024,
+                      expected: set[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+    """[{stage, reason, rows: [{id, url, text}]}] sorted by (stage, reason). With ``expected``
+    (every (stage, reason) the summary counted) the scan stops as soon as each has its rows."""
     if per_reason <= 0:
         return []
     import pyarrow.parquet as pq
     from apache_beam.io.filesystems import FileSystems
 
     picked: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+    def done() -> bool:
+        return bool(expected) and all(len(picked.get(key, ())) >= per_reason for key in expected)
+
     for path in _shards(output, "rejected"):
+        if done():
+            break
         with FileSystems.open(path) as handle:
             parquet = pq.ParquetFile(handle)
             names = set(parquet.schema_arrow.names)
@@ -48,6 +56,8 @@ def sample_rejections(output: str, per_reason: int = 3, chars: int = 160,
             if "stage" not in names or "reason" not in names:
                 continue
             for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
+                if done():
+                    break
                 data = batch.to_pydict()
                 for i in range(batch.num_rows):
                     key = (str(data["stage"][i]), str(data["reason"][i]))
