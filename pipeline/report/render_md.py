@@ -291,7 +291,8 @@ def budget_blocks(section: dict, title: str = "5. Epochs for target models",
             P(f"{hw['gpus']:,} × {hw['gpu'].upper()}, peak {hw['peak_flops'] / 1e12:,.4g} TFLOP/s "
               f"dense bf16 ({hw['peak_source']}); {u['kind'].upper()} {u['value']:g} (range "
               f"{u['range'][0]:g}-{u['range'][1]:g}), activation recomputation "
-              f"{'on' if u['recompute'] else 'off'}."),
+              f"{'on' if u['recompute'] else 'off'}"
+              + (" (an MFU-based time does not depend on it)." if u["kind"] == "mfu" else ".")),
             P("Time formula used: ", Code(hw["time_formula"]), f" ({hw['time_formula_why']}).")]
     rows = []
     for m in models:
@@ -332,8 +333,9 @@ def planning_blocks(section: dict) -> list[Block]:
                      [[r["model"], format_count(r["train_tokens"]),
                        format_count(r["unique_needed"]["1"]), format_count(r["unique_needed"]["4"]),
                        format_count(r["unique_needed"]["16"]),
-                       f"enough for ≤ {r['band_met']:g} epoch(s)" if r["band_met"]
-                       else "not enough for ≤ 16 epochs"] for r in section["unique_needed"]]))
+                       (f"enough at ≤ {r['band_met']:g} epochs" if r["band_met"] != 1
+                        else "enough at 1 epoch") if r["band_met"]
+                       else "not enough at ≤ 16 epochs"] for r in section["unique_needed"]]))
     out.append(Note(f"Fit: {section['fit_source']}."))
     cb = section["compute_budget"]
     out.append(P(B("Fixed compute budget.")))
