@@ -218,3 +218,11 @@ def test_written_report_shows_escaped_samples(tmp_path):
     assert "| quality: gopher_stop_words | `h1` | https://x/&lt;script> | &lt;script>alert('x')&lt;/script> body |" in md
     page = (tmp_path / "report.html").read_text()
     assert page.count("<script>") == 1 and "&lt;script&gt;alert(&#x27;x&#x27;)" in page
+
+
+def test_unreadable_rejected_rows_do_not_fail_the_report(tmp_path):
+    (tmp_path / "rejected").mkdir()
+    (tmp_path / "rejected" / "part-00000-of-00001.parquet").write_bytes(b"not parquet")
+    write_reports(None, str(tmp_path), fixed_summary())
+    md = (tmp_path / "report.md").read_text()
+    assert "_not run_: could not read rejected/:" in md

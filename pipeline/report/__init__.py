@@ -63,8 +63,13 @@ def build_for_output(summary: dict[str, Any], section: ReportConfig, output: str
 
     expected = {(str(stage.get("stage")), str(reason)) for stage in summary.get("stages") or []
                 for reason in stage.get("reasons") or {}}
-    samples = sample_rejections(output, section.samples_per_reason, section.sample_chars,
-                                expected=expected)
+    samples: list[dict[str, Any]] | str
+    try:
+        samples = sample_rejections(output, section.samples_per_reason, section.sample_chars,
+                                    expected=expected)
+    except Exception as error:  # noqa: BLE001 - sample rows are an extra; never lose a run for them
+        log.warning("report: could not read rejected rows for samples: %s", error)
+        samples = f"could not read rejected/: {type(error).__name__}: {error}"
     return build_report(summary, section, disk_usage(output), label if label is not None else output,
                         samples)
 

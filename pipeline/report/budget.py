@@ -9,7 +9,7 @@ optional input (a language mix, a compute budget) was not supplied. ``budget_sec
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import Any
 
 from pipeline.report import formulas as f
 from pipeline.report.config import ReportConfig
@@ -731,9 +731,12 @@ def tuning_section(reports: dict) -> dict[str, Any]:
                     "bound on what the rule cut at this bin resolution"}
 
 
-def samples_section(samples: list[dict] | None, config: ReportConfig) -> dict[str, Any]:
+def samples_section(samples: list[dict] | str | None, config: ReportConfig) -> dict[str, Any]:
+    """``samples``: the rows, None when no output was read, or why reading failed."""
     if config.samples_per_reason == 0:
         return not_given("samples_per_reason is 0")
+    if isinstance(samples, str):
+        return not_run(samples)
     if samples is None:
         return not_run("rejected rows were not read (no output directory)")
     if not samples:
@@ -757,7 +760,7 @@ def _vocab(run: dict, config: ReportConfig) -> tuple[int, str]:
 
 
 def build_report(summary: dict, config: ReportConfig, disk: dict[str, int | None],
-                 output: str = "", samples: list[dict] | None = None) -> dict[str, Any]:
+                 output: str = "", samples: list[dict] | str | None = None) -> dict[str, Any]:
     """report.json content; deterministic (no timing, no wall clock)."""
     kept = summary.get("kept") or {}
     reports = summary.get("reports") or {}
@@ -829,7 +832,3 @@ def plan_report(dataset_tokens: float, unique_tokens: float | None, config: Repo
             "budget": budget, "planning": planning, "mix": mix,
             "warnings": list(dict.fromkeys(warnings))}
 
-
-def iter_models(report: dict) -> Iterable[dict]:
-    budget = report.get("budget") or {}
-    return budget.get("models") or [] if budget.get("status") == "ok" else []

@@ -229,7 +229,7 @@ def _report_args(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_report(args: argparse.Namespace, _beam_args: list[str]) -> int:
-    from pipeline.report import read_summary, rebuild, run_config
+    from pipeline.report import read_summary, rebuild
 
     overrides = _overrides(args)
     try:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.report.budget import SCHEMA_VERSION
 from pipeline.report.doc import B, Block, Code, H, Note, P, Table, esc, to_html, to_markdown
 from pipeline.report.formulas import format_count, format_epochs
 from pipeline.report.render_md import n, nbytes
-from pipeline.report.budget import SCHEMA_VERSION
 
 MAX_CONFIG_ROWS = 200
 

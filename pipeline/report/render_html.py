@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from pipeline.report.doc import H as Heading
 from pipeline.report.doc import esc, to_html
 from pipeline.report.formulas import format_count, format_epochs
 from pipeline.report.render_md import duration, intro_blocks, report_blocks
@@ -351,15 +352,11 @@ def render_html(report: dict) -> str:
 
 
 def _first_section(blocks: list[Any]) -> int:
-    from pipeline.report.doc import H as Heading
-
     return next((i for i, b in enumerate(blocks) if isinstance(b, Heading)), len(blocks))
 
 
 def _cards(blocks: list[Any], figures: Callable[[str], str | None]) -> str:
     """One card per numbered section (a heading starts a new card)."""
-    from pipeline.report.doc import H as Heading
-
     cards, current = [], []
     for block in blocks:
         if isinstance(block, Heading) and current:
