@@ -380,7 +380,26 @@ def tokenizer_info(reports: dict) -> dict[str, Any] | None:
     if trained:
         info["note"] = ("the tokenizer was trained in this run on its own kept text: token counts "
                         "with your tokenizer may differ")
+        typical = typical_difference_text(model.get("typical_difference"))
+        if typical:
+            info["note"] += f"; {typical}"
     return info
+
+
+def typical_difference_text(typical: Any) -> str | None:
+    """"counts with <reference> typically differ by X to Y % (en), ..." from the tokenize
+    stage's measured table (``model.typical_difference``), or None when nothing applies."""
+    if not isinstance(typical, dict) or not typical.get("by_lang"):
+        return None
+    parts = [f"{lang}: {row['low'] * 100:+.0f} % to {row['high'] * 100:+.0f} %"
+             for lang, row in sorted(typical["by_lang"].items())]
+    text = (f"measured against the {typical.get('reference', 'reference tokenizer')}, counts "
+            f"typically differ by {'; '.join(parts)} ({typical.get('basis', '')}, "
+            f"{typical.get('command', '')})")
+    missing = typical.get("not_measured") or []
+    if missing:
+        text += f"; not measured for {', '.join(missing)}"
+    return text
 
 
 def run_section(summary: dict) -> dict[str, Any]:
