@@ -2,6 +2,7 @@
 
     python tools/safety_bench.py list [--cache-dir DIR]   # load the 4.5 M-domain UT1 list: time, RSS, lookups/s
     python tools/safety_bench.py rates ['[{...TextWordsConfig overrides...}]']   # word-rule rejects per corpus
+    python tools/safety_bench.py pages --scorer raw|extracted [--json OUT]   # dev eval pages rejected, and why
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import collections
 import csv
 import gzip
 import json
+import os
 import resource
 import sys
 import time
@@ -17,7 +19,7 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
-SHARED = PROJECT.parent / "shared" / "data"
+SHARED = Path(os.environ.get("SHARED_DATA", PROJECT.parent / "shared" / "data"))
 UT1 = SHARED / "blocklists" / "datatrove_fineweb" / "url_filterblacklistsv0_3_0.tar.gz"
 
 
@@ -83,6 +85,92 @@ def rates(variants: list[dict]) -> None:
                   f"{rate:.0f} docs/s", examples[:4])
 
 
+def eval_pages() -> list[tuple[str, str, bytes]]:
+    """(url, file, html) of every page of the dev extraction eval set."""
+    folder = SHARED / "html_extraction_eval"
+    rows = [json.loads(line) for line in open(folder / "manifest.jsonl", encoding="utf-8")]
+    return [(row["url"], row["file"], gzip.decompress((folder / row["file"]).read_bytes()))
+            for row in rows]
+
+
+def where_on_page(html: bytes, term: str) -> list[str]:
+    """Where a term occurs in the parsed page: the element path of each text node (or attribute)
+    holding it, e.g. ``body/div.sidebar/ul/li/a`` or ``img@alt``; word-boundary match after
+    lower-casing, the way the word rule matches."""
+    import re
+
+    from lxml import html as lxml_html
+
+    from stages.extract import decode_html
+
+    tree = lxml_html.fromstring(decode_html(html, None))
+    pattern = re.compile(r"(?<!\w)" + re.escape(term) + r"(?!\w)", re.IGNORECASE)
+    spots = []
+
+    def label(el) -> str:
+        parts = []
+        for node in [el, *el.iterancestors()][::-1]:
+            if not isinstance(node.tag, str):
+                continue
+            name = node.tag
+            klass = (node.get("class") or "").split()
+            ident = node.get("id")
+            if ident:
+                name += f"#{ident[:20]}"
+            elif klass:
+                name += f".{klass[0][:20]}"
+            parts.append(name)
+        return "/".join(parts[-5:])
+
+    for el in tree.iter():
+        if not isinstance(el.tag, str):
+            continue
+        for attr, value in el.attrib.items():
+            if pattern.search(value):
+                spots.append(f"{label(el)}@{attr}")
+        if el.text and pattern.search(el.text):
+            spots.append(label(el))
+        if el.tail and pattern.search(el.tail) and el.getparent() is not None:
+            spots.append(label(el.getparent()) + " (tail)")
+    return spots
+
+
+def pages(scorer: str, out: str | None) -> None:
+    """Score every dev eval page; print the rejected ones with the terms and where they sit."""
+    from stages import extract, safety
+    from stages.record import Doc, Drop
+
+    rules = safety.SafetyRules(safety.Config(cache=False))
+    core = extract.make_core(extract.Config())
+    results = []
+    started = time.process_time()
+    for url, file, html in eval_pages():
+        doc = Doc(id=file, url=url, html=html)
+        if scorer == "raw":
+            drop = rules.check_text(doc)
+        else:
+            extracted = core(doc)
+            if isinstance(extracted, Drop):
+                results.append({"file": file, "url": url, "extract": extracted.reason})
+                continue
+            drop = rules.check_text(extracted)
+        row = {"file": file, "url": url, "rejected": drop is not None}
+        if drop is not None:
+            terms = [t.split(":")[2].rsplit("x", 1)[0] for t in drop.detail.split("; ")[2].split(", ")]
+            row.update(detail=drop.detail, where={t: where_on_page(html, t)[:6] for t in terms})
+        results.append(row)
+    rejected = [r for r in results if r.get("rejected")]
+    print(f"scorer={scorer}: {len(results)} pages, {len(rejected)} rejected as unsafe_words, "
+          f"{sum(1 for r in results if 'extract' in r)} not extracted; "
+          f"{time.process_time() - started:.1f} CPU s")
+    for row in rejected:
+        print(f"- {row['file']} ({row['url']}): {row['detail']}")
+        for term, spots in row["where"].items():
+            print(f"    {term!r}: {spots}")
+    if out:
+        Path(out).write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -90,9 +178,14 @@ def main() -> None:
     listing.add_argument("--cache-dir", default=None)
     rate = sub.add_parser("rates")
     rate.add_argument("variants", nargs="?", default="[{}]")
+    page = sub.add_parser("pages")
+    page.add_argument("--scorer", choices=["raw", "extracted"], required=True)
+    page.add_argument("--json", default=None)
     args = parser.parse_args()
     if args.command == "list":
         bench_list(args.cache_dir)
+    elif args.command == "pages":
+        pages(args.scorer, args.json)
     else:
         rates(json.loads(args.variants))
 
