@@ -15,7 +15,7 @@ from pipeline.io import WriteSingleJson
 from pipeline.options import beam_options
 from pipeline.registry import RunContext
 from stages import dedup
-from stages.dedup import Cluster, Config, bucket_edges, decide_node, normalize_url
+from stages.dedup import Cluster, Config, bucket_edges, decide_node
 from stages.record import Doc
 from tests.helpers import assert_conserved, rows, run
 
@@ -54,12 +54,6 @@ def test_config_bounds() -> None:
                 {"survivor": "random"}, {"threshold": 0}, {"verify": "maybe"}):
         with pytest.raises(ValidationError):
             Config(**bad)
-
-
-def test_normalize_url() -> None:
-    assert (normalize_url("HTTPS://WWW.Example.com:443/a/b/?utm_source=x&b=2&a=1#frag")
-            == "https://www.example.com/a/b?a=1&b=2")
-    assert normalize_url("http://h.org:8080") == "http://h.org:8080/"
 
 
 def test_survivor_rules_and_ties() -> None:
