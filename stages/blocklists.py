@@ -33,7 +33,7 @@ import xxhash
 
 from stages.settings import resolve_path
 from stages.textnorm import normalize_for_matching
-from stages.urls import BlocklistURL, blocklist_url, url_word_text
+from stages.urls import BlocklistURL, blocklist_host, blocklist_url, url_word_text
 
 # Bump when normalisation or hashing changes so stale .npz caches are not reused.
 # 2: entries parsed with the WHATWG URL parser (stages.urls), URL keys without empty segments.
@@ -215,13 +215,15 @@ def _build_arrays(spec: ListSpec, path: Path, seed: int) -> tuple[np.ndarray, np
     else:
         entries = (("urls" if is_url_entry(e) else "domains", e) for e in read_lines_file(path))
     for kind, entry in entries:
-        parsed = blocklist_url(entry)
-        if not parsed.host:
-            continue
-        if (kind == "urls" or is_url_entry(entry)) and parsed.key() != parsed.host:
-            urls.append(h(_utf8(parsed.key()), seed))
+        if kind == "urls" or is_url_entry(entry):
+            parsed = blocklist_url(entry)
+            key = parsed.key()
+            if parsed.host:
+                (urls if key != parsed.host else domains).append(h(_utf8(key), seed))
         else:
-            domains.append(h(_utf8(parsed.host), seed))
+            host = blocklist_host(entry)
+            if host:
+                domains.append(h(_utf8(host), seed))
     return (np.unique(np.frombuffer(domains, dtype=np.uint64)),
             np.unique(np.frombuffer(urls, dtype=np.uint64)))
 

@@ -51,6 +51,10 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 MAX_DNS_NAME_CHARS = 253
 _ATTRIBUTES = ("hostname", "pathname", "search", "host_type")
 _SEGMENT = re.compile(r"[^/]+")
+# A bare ASCII domain (most list entries): the WHATWG parser only lower-cases it, unless a label
+# is punycode (validated) or the last label is a number (an IPv4 address): those take the parser.
+_BARE_DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?")
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9A-Fa-f]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +161,23 @@ def _parse_host(host: str) -> tuple[str, bool]:
     return _ip_or_domain(parsed["hostname"], parsed["host_type"] != ada_url.HostType.DEFAULT)
 
 
+def _bare_domain(text: str) -> str | None:
+    """The WHATWG host of a bare ASCII domain without calling the parser, or None when the
+    text needs the parser (tests check both agree). Saves most of a 4.5 M-entry list's build."""
+    if not _BARE_DOMAIN.fullmatch(text):
+        return None
+    host = text.lower()
+    if "xn--" in host or _NUMERIC_LABEL.fullmatch(host.rstrip(".").rpartition(".")[2]):
+        return None
+    return host
+
+
 def blocklist_url(url: str) -> BlocklistURL:
     """Parse any URL spelling (with or without scheme) into its blocklist form."""
     text = url.strip(_C0_SPACE).translate(_TAB_NEWLINE)
+    bare = _bare_domain(text)
+    if bare is not None:
+        return BlocklistURL(*_ip_or_domain(bare, False), "", "")
     try:
         parsed = ada_url.parse_url(_with_http_scheme(text), attributes=_ATTRIBUTES)
         host, is_ip = _ip_or_domain(parsed["hostname"],
@@ -173,7 +191,8 @@ def blocklist_url(url: str) -> BlocklistURL:
 
 def blocklist_host(entry: str) -> str:
     """The normalised host of a domain list entry (or of any URL): ``WWW.Bad.Org.`` -> ``bad.org``."""
-    return blocklist_url(entry).host
+    bare = _bare_domain(entry.strip(_C0_SPACE))
+    return _ip_or_domain(bare, False)[0] if bare is not None else blocklist_url(entry).host
 
 
 def host_suffixes(url: BlocklistURL) -> list[str]:

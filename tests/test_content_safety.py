@@ -125,10 +125,10 @@ FURNITURE = {
     "related-post links": dict(after="<div class='related-posts'><h3>Related posts</h3><ul>"
                                      "<li><a href='/c'>Alan Cumming on stage</a></li>"
                                      "<li><a href='/d'>A walk in spring</a></li></ul></div>"),
-    "image alt": dict(inline="<img src='cumming.jpg' alt='Alan Cumming at the xxx awards'>"),
+    "image alt": dict(inline="<img src='star.jpg' alt='porn star at the awards'>"),
     "footer link list": dict(after="<footer><ul><li><a href='/e'>blowjob tips</a></li>"
                                    "<li><a href='/f'>Imprint</a></li></ul></footer>"),
-    "navigation": dict(before="<nav><a href='/g'>xxx</a> <a href='/'>Home</a></nav>"),
+    "navigation": dict(before="<nav><a href='/g'>cunnilingus</a> <a href='/'>Home</a></nav>"),
 }
 
 
@@ -157,10 +157,18 @@ def test_word_boundary() -> None:
 
 
 def test_hard_word_threshold_both_sides() -> None:
-    text = "a normal page that mentions xxx once " + "word " * 50
+    text = "a normal page that mentions porn once " + "word " * 50
     assert _words(text).reason == "unsafe_words"
     assert _words(text, hard_min_count=2) is None
-    assert _words(text + " xxx", hard_min_count=2).reason == "unsafe_words"
+    assert _words(text + " porn", hard_min_count=2).reason == "unsafe_words"
+
+
+def test_surname_cumming_is_soft() -> None:
+    """A surname and a town name: one mention in an article keeps it (soft), a page repeating
+    it densely does not."""
+    prose = "The actor spoke about the new play and the theatre season in the city. " * 10
+    assert _words(prose + "Alan Cumming will star in it.") is None
+    assert _words("cumming " * 20).reason == "unsafe_words"
 
 
 def test_multiword_terms() -> None:
@@ -252,8 +260,8 @@ def test_stage_in_test_pipeline() -> None:
     from apache_beam.testing.util import assert_that, equal_to
 
     docs = [Doc(id="ok", text="A fine page about rivers.", lang="en"),
-            Doc(id="words", text="buy xxx here", lang="en"),
-            Doc(id="hidden", text="buy x\u200bx\u00adx here", lang="en")]
+            Doc(id="words", text="buy porn here", lang="en"),
+            Doc(id="hidden", text="buy p\u200bo\u00adrn here", lang="en")]
     with TestPipeline() as p:
         out = p | beam.Create(docs) | cs.Stage(cs.Config(), None)
         assert_that(out.kept | "k" >> beam.Map(lambda d: d.id), equal_to(["ok"]), label="kept")

@@ -1,9 +1,13 @@
 """stages/urls.py: the blocklist form of a URL (WHATWG parsing) and dedup's canonical URL."""
 from __future__ import annotations
 
+import ada_url
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from stages.urls import BlocklistURL, blocklist_host, blocklist_url, canonical_url, host_suffixes
+from stages.urls import (BlocklistURL, _bare_domain, blocklist_host, blocklist_url, canonical_url,
+                         host_suffixes)
 
 
 @pytest.mark.parametrize("url,host", [
@@ -83,3 +87,25 @@ def test_canonical_url_for_dedup() -> None:
     assert canonical_url("http://h.org:8080") == "http://h.org:8080/"
     # Python's parser refuses a broken IPv6 literal: the stripped string is its own key.
     assert canonical_url(" http://[::1/x ") == "http://[::1/x"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.from_regex(r"[A-Za-z0-9.-]{1,20}(\.(com|1|0x1f|0X|xn--bcher-kva|XN--a|09))?\.?", fullmatch=True))
+def test_bare_domain_shortcut_agrees_with_the_parser(text: str) -> None:
+    """The shortcut for plain ASCII domains gives exactly the WHATWG parser's host."""
+    fast = _bare_domain(text)
+    if fast is None:
+        return
+    try:
+        slow = ada_url.parse_url("http://" + text + "/", attributes=("hostname",))["hostname"]
+    except ValueError:
+        slow = None
+    assert fast == slow
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_any_string_parses_without_raising(text: str) -> None:
+    url = blocklist_url(text)
+    assert url.host == url.host.strip()
+    assert all(len(s) <= max(len(url.host), 253) for s in host_suffixes(url))
