@@ -132,7 +132,12 @@ def _ip_or_domain(hostname: str, is_ip: bool) -> tuple[str, bool]:
 def _lenient_parts(url: str) -> tuple[str, str, str]:
     """(host, path, query) of a string the WHATWG parser refuses (bad port, space in the host):
     the authority is cut by hand, userinfo and port dropped, the host alone parsed again."""
-    rest = url.split("://", 1)[1] if "://" in url[:64] else url.lstrip("/\\")
+    rest = url
+    match = _SCHEME.match(url)
+    if match and (match.group(1).lower() in _SPECIAL_SCHEMES
+                  or url[match.end():match.end() + 2] in ("//", "\\\\", "/\\", "\\/")):
+        rest = url[match.end():]
+    rest = rest.lstrip("/\\")
     cut = len(rest)
     for stop in "/?#\\":
         index = rest.find(stop)

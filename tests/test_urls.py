@@ -32,6 +32,9 @@ from stages.urls import (BlocklistURL, _bare_domain, blocklist_host, blocklist_u
     ("hxxp://Bad.COM/", "bad.com"),                     # any scheme with // reads as http
     ("bad.com:8080/x", "bad.com"),                      # host:port, not a scheme
     ("http://bad.com:99999/", "bad.com"),               # invalid port: lenient fallback
+    ("http:bad.com:99999/x", "bad.com"),
+    ("hxxp://u@bad.com:99999/", "bad.com"),
+    ("//u@bad.com:99999", "bad.com"),
     ("http://[::1", "::1"),
     ("", ""),
     ("http://", ""),
