@@ -15,6 +15,7 @@ STAGE_MODULES: tuple[tuple[str, str], ...] = (
     ("safety", "stages.safety"),
     ("extract", "stages.extract"),
     ("language", "stages.language"),
+    ("content_safety", "stages.content_safety"),
     ("quality", "stages.quality"),
     ("repetition", "stages.repetition"),
     ("dedup", "stages.dedup"),

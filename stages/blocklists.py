@@ -1,10 +1,13 @@
 """Blocklist loaders and matchers for the safety stage (pure: no Beam).
 
 Domains and URLs are stored as a sorted ``numpy.uint64`` array of seeded xxh3-64 hashes of the
-normalised entry: 8 bytes per entry (4.5 M domains = 36 MB) instead of ~70 bytes per Python
-string in a set, and a lookup is one ``searchsorted`` over the few candidate keys of a URL
-(the host, each parent domain, each path prefix). A hash collision is a false positive with
-probability about n / 2**64 per key (2.5e-13 at 4.5 M entries).
+entry in its blocklist form (:mod:`stages.urls`, the same parser for entries and for the URLs
+checked): 8 bytes per entry (4.5 M domains = 36 MB) instead of ~70 bytes per Python string in
+a set, and a lookup is one ``searchsorted`` over the candidate keys of a URL (the host, each
+parent domain, the full URL, each path prefix). Path prefixes are hashed incrementally with
+one streaming hasher, so an n-character URL costs O(n) work and memory, never the O(n^2) of
+building every prefix string. A hash collision is a false positive with probability about
+n / 2**64 per key (2.5e-13 at 4.5 M entries).
 
 Word lists are matched with one pyahocorasick automaton per list set: terms written in a
 script without spaces (CJK, Thai) match as substrings, all others only at word boundaries
@@ -21,127 +24,55 @@ import re
 import stat
 import tarfile
 import threading
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
-from urllib.parse import urlsplit
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import xxhash
 
 from stages import languages
 from stages.settings import resolve_path
+from stages.textnorm import normalize_for_matching
+from stages.urls import BlocklistURL, blocklist_host, blocklist_url, url_word_text
 
-# Bump when normalisation or hashing changes so stale .npy caches are not reused.
-CACHE_FORMAT = 1
+# Bump when normalisation or hashing changes so stale .npz caches are not reused.
+# 2: entries parsed with the WHATWG URL parser (stages.urls), URL keys without empty segments.
+CACHE_FORMAT = 2
 # Lists smaller than this build in milliseconds and are not cached (no files beside small
 # bundled lists in the checkout).
 CACHE_MIN_BYTES = 1 << 20
 
 
-# --------------------------------------------------------------------------- normalisation
-
-_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
-
-
-def _idna(host: str) -> str:
-    """Unicode labels -> punycode (xn--) so list and URL meet in one ASCII form."""
-    if host.isascii():
-        return host
-    labels = []
-    for label in host.split("."):
-        if label.isascii():
-            labels.append(label)
-            continue
-        try:
-            labels.append(label.encode("idna").decode("ascii"))
-        except UnicodeError:
-            labels.append("xn--" + label.encode("punycode").decode("ascii"))
-    return ".".join(labels)
-
-
-def normalize_host(host: str) -> str:
-    """Lower-case, strip userinfo, port, brackets, trailing dots and one leading ``www.``."""
-    host = host.strip()
-    if "@" in host:
-        host = host.rsplit("@", 1)[1]
-    if host.startswith("["):  # IPv6 literal
-        return host[1:host.find("]")].lower() if "]" in host else host.lower()
-    host = host.split(":", 1)[0]
-    host = unicodedata.normalize("NFC", host).lower().rstrip(".").strip()
-    host = host.replace("\u3002", ".")  # ideographic full stop, an IDNA label separator
-    host = _idna(host)
-    if host.startswith("www."):
-        host = host[4:]
-    return host
-
-
-def _split_url(url: str) -> tuple[str, str]:
-    """(host, path+query) of a URL written with or without a scheme."""
-    url = url.strip()
-    if "://" not in url[:16]:
-        url = "//" + url
-    try:
-        parts = urlsplit(url)
-        netloc, path, query = parts.netloc, parts.path, parts.query
-    except ValueError:
-        netloc, _, path = url.lstrip("/").partition("/")
-        path, query = "/" + path, ""
-    path = path.rstrip("/")
-    if query:
-        path = f"{path}?{query}"
-    return netloc, path
-
-
-def normalize_url(url: str) -> str:
-    """``host/path?query`` without scheme, fragment, port, userinfo, www. or trailing slash; lower-case."""
-    netloc, path = _split_url(url)
-    return (normalize_host(netloc) + path.lower()).rstrip("/")
-
-
-def host_candidates(host: str) -> list[str]:
-    """The host and every parent domain (a.b.c -> a.b.c, b.c, c); IP literals match exactly."""
-    if not host:
-        return []
-    if _IPV4.match(host) or ":" in host:
-        return [host]
-    labels = host.split(".")
-    return [".".join(labels[i:]) for i in range(len(labels)) if labels[i]]
-
-
-def split_normalized(url: str) -> tuple[str, str]:
-    """(normalised host, path+query as written): parse a URL once for both kinds of match."""
-    netloc, path = _split_url(url)
-    return normalize_host(netloc), path
-
-
-def url_candidates(url: str) -> list[str]:
-    """The normalised URL and each path prefix at a ``/`` boundary (squidGuard url semantics)."""
-    return path_candidates(*split_normalized(url))
-
-
-def path_candidates(host: str, path: str) -> list[str]:
-    """:func:`url_candidates` of an already split and normalised URL."""
-    if not host:
-        return []
-    full = (host + path.lower()).rstrip("/")
-    out = [full]
-    base = path.split("?", 1)[0].lower()
-    segments = [s for s in base.split("/") if s]
-    for i in range(len(segments), 0, -1):
-        prefix = host + "/" + "/".join(segments[:i])
-        if prefix != out[-1]:
-            out.append(prefix)
-    return out
-
-
 # --------------------------------------------------------------------------- hashed sets
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")  # a lone surrogate in a URL must not raise
+
 
 def hash_keys(keys: Iterable[str], seed: int) -> np.ndarray:
     """Seeded xxh3-64 of each key, as uint64."""
     h = xxhash.xxh3_64_intdigest
-    return np.fromiter((h(k.encode("utf-8"), seed) for k in keys), dtype=np.uint64)
+    return np.fromiter((h(_utf8(k), seed) for k in keys), dtype=np.uint64)
+
+
+def url_lookup_hashes(url: BlocklistURL, seed: int) -> np.ndarray:
+    """Hashes of the URL's keys: [full key, prefix of 1 segment, of 2, ..., of n].
+
+    Each prefix hash is the hash of ``url.prefix_key(i)`` (xxh3's streaming digest equals the
+    one-shot digest of the same bytes), computed by feeding one segment at a time into one
+    hasher: linear in the URL's length, one uint64 per segment.
+    """
+    hasher = xxhash.xxh3_64(seed=seed)
+    hasher.update(_utf8(url.host))
+
+    def prefixes() -> Iterator[int]:
+        yield xxhash.xxh3_64_intdigest(_utf8(url.key()), seed)
+        for segment in url.segments():
+            hasher.update(b"/" + _utf8(segment))
+            yield hasher.intdigest()
+
+    return np.fromiter(prefixes(), dtype=np.uint64)
 
 
 class HashSet:
@@ -157,17 +88,20 @@ class HashSet:
     def __len__(self) -> int:
         return int(self.hashes.size)
 
+    def hits(self, probe: np.ndarray) -> np.ndarray:
+        """Boolean mask: which of the probe hashes are in the set."""
+        if not probe.size or not self.hashes.size:
+            return np.zeros(probe.size, dtype=bool)
+        idx = np.searchsorted(self.hashes, probe)
+        idx[idx == self.hashes.size] = 0
+        return self.hashes[idx] == probe
+
     def first_match(self, keys: Sequence[str]) -> str | None:
         """The first key (in the order given) whose hash is in the set."""
         if not keys or not self.hashes.size:
             return None
-        probe = hash_keys(keys, self.seed)
-        idx = np.searchsorted(self.hashes, probe)
-        idx[idx == self.hashes.size] = 0
-        hits = self.hashes[idx] == probe
-        if not hits.any():
-            return None
-        return keys[int(np.argmax(hits))]
+        hits = self.hits(hash_keys(keys, self.seed))
+        return keys[int(np.argmax(hits))] if hits.any() else None
 
 
 # --------------------------------------------------------------------------- list readers
@@ -252,10 +186,24 @@ class DomainList:
     urls: HashSet
 
     def match_domain(self, hosts: Sequence[str]) -> str | None:
+        """The first of the host keys (host, then parent domains) on the list."""
         return self.domains.first_match(hosts)
 
-    def match_url(self, urls: Sequence[str]) -> str | None:
-        return self.urls.first_match(urls)
+    def match_url(self, url: BlocklistURL, probe: np.ndarray | None = None) -> str | None:
+        """The full URL key if listed, else the deepest listed path prefix (squidGuard: an
+        entry blocks everything below it). ``probe``: :func:`url_lookup_hashes` of ``url``
+        when the caller checks several lists (computed once)."""
+        if not self.urls.hashes.size or not url.host:
+            return None
+        if probe is None:
+            probe = url_lookup_hashes(url, self.urls.seed)
+        hits = self.urls.hits(probe)
+        if not hits.any():
+            return None
+        if hits[0]:
+            return url.key()
+        deepest = int(np.flatnonzero(hits)[-1])
+        return url.prefix_key(deepest)
 
 
 def _build_arrays(spec: ListSpec, path: Path, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -269,12 +217,14 @@ def _build_arrays(spec: ListSpec, path: Path, seed: int) -> tuple[np.ndarray, np
         entries = (("urls" if is_url_entry(e) else "domains", e) for e in read_lines_file(path))
     for kind, entry in entries:
         if kind == "urls" or is_url_entry(entry):
-            key = normalize_url(entry)
-            (urls if "/" in key else domains).append(h(key.encode("utf-8"), seed))
+            parsed = blocklist_url(entry)
+            key = parsed.key()
+            if parsed.host:
+                (urls if key != parsed.host else domains).append(h(_utf8(key), seed))
         else:
-            key = normalize_host(entry.split("/", 1)[0])
-            if key:
-                domains.append(h(key.encode("utf-8"), seed))
+            host = blocklist_host(entry)
+            if host:
+                domains.append(h(_utf8(host), seed))
     return (np.unique(np.frombuffer(domains, dtype=np.uint64)),
             np.unique(np.frombuffer(urls, dtype=np.uint64)))
 
@@ -362,7 +312,10 @@ def count_units(text: str) -> int:
 
 
 def _normalize_term(term: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", term).lower().split())
+    """The matching form of a term or a text: textnorm's normal form (format characters
+    removed, NFKC), lower-cased, whitespace runs collapsed to one space (so multi-word terms
+    match across line breaks)."""
+    return " ".join(normalize_for_matching(term).lower().split())
 
 
 def _is_word_char(ch: str) -> bool:
@@ -376,59 +329,93 @@ class Hit:
     lang: str
 
 
-class WordMatcher:
-    """Aho-Corasick over lower-cased text; boundary checks for spaced terms; leftmost-longest."""
+# term -> {language: level}: one term can sit in several languages' lists (e.g. "porno").
+TermLevels = dict[str, dict[str, str]]
 
-    def __init__(self, terms: dict[str, tuple[str, str]]) -> None:
+
+class WordMatcher:
+    """Aho-Corasick over the matching form of the text (see :func:`_normalize_term`); boundary
+    checks for spaced terms; leftmost-longest among the hits of the selected languages."""
+
+    def __init__(self, terms: TermLevels) -> None:
         import ahocorasick
 
         self.size = len(terms)
+        self.languages = frozenset(lang for levels in terms.values() for lang in levels)
         self._automaton = ahocorasick.Automaton()
-        for term, (level, lang) in sorted(terms.items()):
-            self._automaton.add_word(term, (term, level, lang, not is_unspaced(term)))
+        for term, levels in sorted(terms.items()):
+            self._automaton.add_word(term, (term, tuple(sorted(levels.items())),
+                                            not is_unspaced(term)))
         if terms:
             self._automaton.make_automaton()
 
-    def find(self, text: str) -> list[Hit]:
-        """All non-overlapping hits, leftmost-longest among the valid ones."""
+    def find(self, text: str, languages: frozenset[str] | None = None) -> list[Hit]:
+        """All non-overlapping hits, leftmost-longest among the valid ones; with ``languages``,
+        only terms of those languages' lists count (a term of another list cannot shadow one)."""
         if not self.size or not text:
             return []
         text = _normalize_term(text)
-        spans: list[tuple[int, int, tuple]] = []
+        spans: list[tuple[int, int, Hit]] = []
         n = len(text)
-        for end, value in self._automaton.iter(text):
-            term, _, _, boundary = value
+        for end, (term, levels, boundary) in self._automaton.iter(text):
+            chosen = [(lang, level) for lang, level in levels
+                      if languages is None or lang in languages]
+            if not chosen:
+                continue
             start = end - len(term) + 1
             if boundary:
                 if _is_word_char(term[0]) and start > 0 and _is_word_char(text[start - 1]):
                     continue
                 if _is_word_char(term[-1]) and end + 1 < n and _is_word_char(text[end + 1]):
                     continue
-            spans.append((start, -(end + 1), value))
-        spans.sort()
+            hard = [lang for lang, level in chosen if level == "hard"]
+            hit = Hit(term, "hard", hard[0]) if hard else Hit(term, "soft", chosen[0][0])
+            spans.append((start, -(end + 1), hit))
+        spans.sort(key=lambda span: span[:2])
         hits: list[Hit] = []
         taken_to = -1
-        for start, neg_end, (term, level, lang, _) in spans:
+        for start, neg_end, hit in spans:
             if start >= taken_to:
-                hits.append(Hit(term, level, lang))
+                hits.append(hit)
                 taken_to = -neg_end
         return hits
 
 
-def load_word_terms(hard_paths: dict[str, Path], soft_paths: dict[str, Path]) -> dict[str, tuple[str, str]]:
-    """term -> (level, lang). Every term of a language's list is hard unless its soft list names it."""
-    terms: dict[str, tuple[str, str]] = {}
+def load_word_terms(hard_paths: dict[str, Path], soft_paths: dict[str, Path],
+                    min_unspaced_chars: int = 1) -> TermLevels:
+    """term -> {lang: level}. Every term of a language's list is hard unless its soft list
+    names it; soft-only terms count as soft. Terms in an unspaced script shorter than
+    ``min_unspaced_chars`` characters are left out (they sit inside ordinary words)."""
+    terms: TermLevels = {}
     for lang, path in sorted(hard_paths.items()):
         soft = set()
         if lang in soft_paths and soft_paths[lang].exists():
             soft = {_normalize_term(t) for t in read_lines_file(soft_paths[lang])}
-        for raw in read_lines_file(path):
-            term = _normalize_term(raw)
-            if term and term not in terms:
-                terms[term] = ("soft" if term in soft else "hard", lang)
-        for term in sorted(soft):  # soft-only terms (not in the main list) still count as soft
-            terms.setdefault(term, ("soft", lang))
+        listed = {_normalize_term(raw) for raw in read_lines_file(path)}
+        for term in sorted(listed | soft):
+            if not term or (is_unspaced(term) and len(term) < min_unspaced_chars):
+                continue
+            terms.setdefault(term, {})[lang] = "soft" if term in soft else "hard"
     return terms
+
+
+# --------------------------------------------------------------------------- process cache
+
+_Config = TypeVar("_Config")
+_Built = TypeVar("_Built")
+_BUILT: dict[tuple[str, str], object] = {}
+_BUILT_LOCK = threading.Lock()
+
+
+def per_process(factory: Callable[[_Config], _Built], config: _Config) -> _Built:
+    """``factory(config)`` built once per process and config (keyed by the config's JSON):
+    every DoFn instance on a worker shares the same loaded lists."""
+    key = (f"{factory.__module__}.{factory.__qualname__}", config.model_dump_json())  # type: ignore[attr-defined]
+    with _BUILT_LOCK:
+        built = _BUILT.get(key)
+        if built is None:
+            built = _BUILT[key] = factory(config)
+        return built  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- URL words
@@ -466,7 +453,9 @@ class UrlWordRules:
         return {t for t in (_NON_ALNUM.sub("", x.lower()) for x in lines) if t}
 
     def score(self, url: str, soft_threshold: int) -> str | None:
-        """A short reason detail when the URL is blocked, else None."""
+        """A short reason detail when the URL is blocked, else None (read in its
+        :func:`stages.urls.url_word_text` form: ``%70orn`` and fullwidth ``ｐｏｒｎ`` are ``porn``)."""
+        url = url_word_text(url)
         tokens = url_tokens(url)
         hard = sorted(tokens & self.hard)
         if hard:

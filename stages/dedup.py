@@ -24,11 +24,9 @@ documents with the same id are never merged, and identical ones always are.
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, Sequence
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import apache_beam as beam
 import numpy as np
@@ -41,6 +39,7 @@ from stages.base import Channel, DecideInputs, Decisions, DocRef, RunContext, St
 from stages.components import ConnectedComponents
 from stages.record import Doc, Drop
 from stages.settings import StageSection
+from stages.urls import canonical_url
 
 STAGE = "dedup"
 EXACT, NEAR = "exact_duplicate", "near_duplicate"
@@ -109,27 +108,6 @@ class Config(StageSection):
 
 # ---------------------------------------------------------------- pure rules (no Beam) ----
 
-_TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|msclkid|mc_cid|mc_eid)$", re.IGNORECASE)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def normalize_url(url: str) -> str:
-    """Scheme and host lowercased, default port, fragment, tracking parameters and a trailing
-    slash dropped, remaining query parameters sorted: the URL part of an exact key."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
-    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                   if not _TRACKING.match(k))
-    path = parts.path.rstrip("/") or "/"
-    return f"{scheme}://{netloc}{path}" + (f"?{urlencode(query)}" if query else "")
-
-
 def uses_char_shingles(lang: str | None, char_langs: frozenset[str]) -> bool:
     """``zh``, ``zh-Hant``, ``ja_JP`` ... match by primary subtag (``char_langs`` lowercase)."""
     if not lang:
@@ -187,7 +165,7 @@ class Preparer:
         if not config.exact:  # every record is its own node; only byte-identical records merge
             extra = b"record\0" + repr(rank).encode("utf-8", "surrogatepass")
         elif config.exact_include_url:
-            extra = b"url\0" + normalize_url(doc.url).encode("utf-8", "surrogatepass")
+            extra = b"url\0" + canonical_url(doc.url).encode("utf-8", "surrogatepass")
         else:
             extra = b""
         node = minhash.content_digest(units, char_mode, extra)

@@ -1,31 +1,29 @@
-"""safety: domain/URL blocklists and word lists, the first stage (before HTML extraction).
+"""safety: URL and domain blocklists, the first stage (before anything reads the page).
 
 Rules, in order (first hit rejects):
-  blocked_domain     host or a parent domain is on a domain list (UT1 / one-per-line)
-  blocked_url        the normalised URL or a path prefix of it is on a list's URL entries
+  url_too_long       the URL has more than max_url_chars characters (checked before parsing)
+  blocked_domain     the host or a parent domain is on a domain list (UT1 / one-per-line)
+  blocked_url        the URL or a path prefix of it (at '/' boundaries) is a list's URL entry
   blocked_url_words  datatrove URLFilter word rules on the URL: a hard-banned token, >= N soft
                      tokens, or a banned subword anywhere in the alphanumeric-squashed URL
-  unsafe_words       LDNOOBW terms in the text: >= hard_min_count hard hits, or >= soft_min_count
-                     soft hits that are also more than soft_max_ratio of the text's units
-Lists load once per process (module cache keyed by the config), in the DoFn factory.
-See docs/safety.md for the scoring and the measurements.
+Hosts and URLs, of the document and of every list entry, are read by one WHATWG URL parser
+(stages/urls.py), so every spelling a browser would resolve to a blocked host is blocked.
+Word lists on the page's text are the `content_safety` stage, after extraction and language ID:
+they must read the text the model will see, not an approximation of the raw HTML.
+Lists load once per process (cached by config), in the DoFn factory. See docs/safety.md.
 """
 from __future__ import annotations
 
-import codecs
-import html as htmllib
-import re
-import threading
-from collections import Counter
-from pathlib import Path
-from typing import Literal
+import tarfile
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from stages import blocklists as bl
 from stages.base import Stage
 from stages.record import Doc, Drop
 from stages.settings import Section, StageSection
+from stages.urls import blocklist_url, host_suffixes
 
 STAGE = "safety"
 
@@ -50,26 +48,6 @@ class UrlWordsConfig(Section):
     soft_threshold: int = Field(default=2, ge=1)
 
 
-class TextWordsConfig(Section):
-    enabled: bool = True
-    # LDNOOBW language files to load; CJK/Thai terms match as substrings, others at word boundaries.
-    languages: list[str] = ["en", "zh"]
-    list_path: str = "configs/lists/ldnoobw/{lang}"
-    # Terms named here count as soft; every other term of the language list is hard.
-    soft_list_path: str = "configs/lists/soft/{lang}.txt"
-    # auto: doc.text when present, else visible text of the HTML; html_visible / text: only that.
-    text_source: Literal["auto", "html_visible", "text", "skip"] = "auto"
-    # Bytes of HTML (or UTF-8 chars of text) scanned; bounds the cost of huge pages.
-    max_scan_bytes: int = Field(default=256 * 1024, gt=0)
-    # CJK/Thai terms shorter than this many characters are not scored: single characters such
-    # as 性 (in 性能, 可能性, 女性) or 奶 (牛奶) rejected 12% of clean THUCNews articles.
-    cjk_min_term_chars: int = Field(default=2, ge=1)
-    hard_min_count: int = Field(default=1, ge=1)
-    soft_min_count: int = Field(default=3, ge=1)
-    # Soft hits / text units (words; one unit per CJK character) must exceed this too.
-    soft_max_ratio: float = Field(default=0.03, ge=0.0, le=1.0)
-
-
 class Config(StageSection):
     domain_lists: list[DomainListConfig] = [DomainListConfig(path="configs/lists/domains/demo.txt")]
     # Seed of the xxh3-64 hashes of domains/URLs (part of the cache key).
@@ -78,66 +56,42 @@ class Config(StageSection):
     cache: bool = True
     cache_dir: str | None = None
     url_words: UrlWordsConfig = UrlWordsConfig()
-    text_words: TextWordsConfig = TextWordsConfig()
+    # URLs longer than this (characters) are rejected as `url_too_long` before parsing. Web
+    # servers refuse longer request lines (Apache 8,190 bytes, nginx 8 KiB buffers, IIS 16 KB by
+    # default), so a fetched page's URL practically never exceeds it; the checks are linear in
+    # the URL anyway, this bounds what one record can cost.
+    max_url_chars: int = Field(default=16_384, gt=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "text_words" in data:
+            raise ValueError("safety.text_words moved to its own stage after extraction: write "
+                             "its keys under `content_safety:` (text_source and max_scan_bytes "
+                             "are gone: the extracted text is scored whole)")
+        return data
 
-# --------------------------------------------------------------------------- visible text
-
-_OPEN = re.compile(r"<(script|style|noscript|template|svg|iframe)\b|<!--")
-_TAG = re.compile(r"<[^<>]*>")
-
-
-def decode_html(raw: bytes, charset: str | None) -> str:
-    if charset:
-        try:
-            codecs.lookup(charset)
-            return raw.decode(charset, errors="replace")
-        except (LookupError, ValueError):
-            pass
-    return raw.decode("utf-8", errors="replace")
-
-
-def visible_text(raw: bytes, charset: str | None, max_bytes: int) -> str:
-    """Cheap visible-text approximation: drop script/style/comments and tags, unescape entities.
-
-    Linear in the input (closing tags are found with str.find, tags cannot span a '<'), so a
-    hostile page cannot make it quadratic; only the first ``max_bytes`` bytes are read.
-    """
-    text = decode_html(raw[:max_bytes], charset)
-    low = text.lower()
-    parts: list[str] = []
-    pos = 0
-    for match in _OPEN.finditer(low):
-        if match.start() < pos:
-            continue
-        parts.append(text[pos:match.start()])
-        closer = "-->" if match.group(1) is None else f"</{match.group(1)}"
-        end = low.find(closer, match.end())
-        if end < 0:
-            pos = len(text)
-            break
-        close_end = low.find(">", end)
-        pos = len(text) if close_end < 0 else close_end + 1
-    parts.append(text[pos:])
-    return htmllib.unescape(_TAG.sub(" ", " ".join(parts)))
-
-
-def scan_text(doc: Doc, cfg: TextWordsConfig) -> str | None:
-    """The text the word rule reads, per ``text_source``; None when there is nothing to score."""
-    source = cfg.text_source
-    if source == "skip":
-        return None
-    if source in ("auto", "text") and doc.text is not None:
-        return doc.text[:cfg.max_scan_bytes]
-    if source in ("auto", "html_visible") and doc.html:
-        return visible_text(doc.html, doc.charset, cfg.max_scan_bytes)
-    return None
-
-
-# --------------------------------------------------------------------------- rules
-
-def _template(path: str, lang: str) -> Path:
-    return bl.resolve_path(path.replace("{lang}", lang))
+    @model_validator(mode="after")
+    def _lists_exist(self) -> "Config":
+        """A missing or mis-declared list is a config error before any work, naming the key."""
+        if not self.enabled:
+            return self
+        for index, dl in enumerate(self.domain_lists):
+            path = bl.resolve_path(dl.path)
+            key = f"safety.domain_lists.{index}.path"
+            if not path.is_file():
+                raise ValueError(f"{key}: list not found: {path} (from {dl.path!r})")
+            if dl.format == "ut1" and not tarfile.is_tarfile(path):
+                raise ValueError(f"{key}: {path} is not a tar archive, but format is ut1 "
+                                 f"(allowed formats: lines, ut1)")
+        uw = self.url_words
+        if uw.enabled:
+            for name in ("hard_lists", "soft_lists", "subword_lists"):
+                for index, item in enumerate(getattr(uw, name)):
+                    if not bl.resolve_path(item).is_file():
+                        raise ValueError(f"safety.url_words.{name}.{index}: list not found: "
+                                         f"{bl.resolve_path(item)} (from {item!r})")
+        return self
 
 
 def _read_terms(paths: list[str]) -> set[str]:
@@ -160,38 +114,24 @@ class SafetyRules:
         uw = config.url_words
         self.url_words = (bl.UrlWordRules(_read_terms(uw.hard_lists), _read_terms(uw.soft_lists),
                                           _read_terms(uw.subword_lists)) if uw.enabled else None)
-        tw = config.text_words
-        hard = {lang: _template(tw.list_path, lang) for lang in tw.languages}
-        missing = [str(p) for p in hard.values() if not p.exists()]
-        if tw.enabled and missing:
-            raise FileNotFoundError(f"word lists not found: {missing}")
-        soft = {lang: _template(tw.soft_list_path, lang) for lang in tw.languages}
-        terms = bl.load_word_terms(hard, soft) if tw.enabled else {}
-        terms = {t: v for t, v in terms.items()
-                 if not bl.is_unspaced(t) or len(t) >= tw.cjk_min_term_chars}
-        self.words = bl.WordMatcher(terms)
 
     def __call__(self, doc: Doc) -> Doc | Drop:
-        return self.check(doc) or doc
-
-    def check(self, doc: Doc) -> Drop | None:
-        if doc.url:
-            drop = self.check_url(doc.url)
-            if drop:
-                return drop
-        return self.check_text(doc)
+        return (self.check_url(doc.url) if doc.url else None) or doc
 
     def check_url(self, url: str) -> Drop | None:
+        """The first rule the URL breaks, or None. Linear in the URL's length."""
+        if len(url) > self.config.max_url_chars:
+            return Drop("url_too_long", f"{len(url)} chars > {self.config.max_url_chars}")
         if self.domain_lists:
-            host, path = bl.split_normalized(url)
-            hosts = bl.host_candidates(host)
+            parsed = blocklist_url(url)
+            hosts = host_suffixes(parsed)
             for dl in self.domain_lists:
                 hit = dl.match_domain(hosts)
                 if hit:
                     return Drop("blocked_domain", f"{dl.name}: {hit}")
-            urls = bl.path_candidates(host, path)
+            probe = bl.url_lookup_hashes(parsed, self.config.hash_seed) if parsed.host else None
             for dl in self.domain_lists:
-                hit = dl.match_url(urls)
+                hit = dl.match_url(parsed, probe)
                 if hit:
                     return Drop("blocked_url", f"{dl.name}: {hit[:120]}")
         if self.url_words is not None:
@@ -200,50 +140,10 @@ class SafetyRules:
                 return Drop("blocked_url_words", detail)
         return None
 
-    def check_text(self, doc: Doc) -> Drop | None:
-        tw = self.config.text_words
-        if not tw.enabled or not self.words.size:
-            return None
-        text = scan_text(doc, tw)
-        if not text:
-            return None
-        return score_words(self.words.find(text), text, tw)
-
-
-def score_words(hits: list[bl.Hit], text: str, cfg: TextWordsConfig) -> Drop | None:
-    """Hard hits >= hard_min_count, or soft hits >= soft_min_count and > soft_max_ratio of units."""
-    if not hits:
-        return None
-    hard = [h for h in hits if h.level == "hard"]
-    soft = [h for h in hits if h.level == "soft"]
-    reason = None
-    if len(hard) >= cfg.hard_min_count:
-        reason = "hard"
-    elif len(soft) >= cfg.soft_min_count:
-        units = bl.count_units(text)
-        if len(soft) / max(units, 1) > cfg.soft_max_ratio:
-            reason = f"soft ratio {len(soft) / max(units, 1):.4f}"
-    if reason is None:
-        return None
-    top = Counter(f"{h.lang}:{h.level[0]}:{h.term}" for h in (hard or soft)).most_common(3)
-    terms = ", ".join(f"{t}x{n}" for t, n in top)
-    return Drop("unsafe_words", f"{reason}; hard={len(hard)} soft={len(soft)}; {terms}")
-
-
-# --------------------------------------------------------------------------- process cache
-
-_RULES: dict[str, SafetyRules] = {}
-_LOCK = threading.Lock()
-
 
 def get_rules(config: Config) -> SafetyRules:
     """One SafetyRules per config per process: DoFn instances on the same worker share arrays."""
-    key = config.model_dump_json()
-    with _LOCK:
-        rules = _RULES.get(key)
-        if rules is None:
-            rules = _RULES[key] = SafetyRules(config)
-        return rules
+    return bl.per_process(SafetyRules, config)
 
 
 def make_core(config: Config, context: object = None) -> SafetyRules:
@@ -252,5 +152,5 @@ def make_core(config: Config, context: object = None) -> SafetyRules:
 
 
 SPEC = Stage(name=STAGE, make_core=make_core,
-             reasons=("blocked_domain", "blocked_url", "blocked_url_words", "unsafe_words"),
-             reads=frozenset({"url", "text", "html", "charset"}), writes=frozenset())
+             reasons=("url_too_long", "blocked_domain", "blocked_url", "blocked_url_words"),
+             reads=frozenset({"url"}), writes=frozenset())

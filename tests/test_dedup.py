@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from pipeline.config import DEMO_INPUT
 from stages import dedup
-from stages.dedup import Cluster, Config, bucket_edges, decide_group, normalize_url, rank_of
+from stages.dedup import Cluster, Config, bucket_edges, decide_group, rank_of
 from stages.record import Doc
 from tests.helpers import assert_conserved, rows, run, run_docs
 
@@ -50,12 +50,6 @@ def test_config_bounds() -> None:
                 {"survivor": "random"}, {"threshold": 0}, {"verify": "maybe"}):
         with pytest.raises(ValidationError):
             Config(**bad)
-
-
-def test_normalize_url() -> None:
-    assert (normalize_url("HTTPS://WWW.Example.com:443/a/b/?utm_source=x&b=2&a=1#frag")
-            == "https://www.example.com/a/b?a=1&b=2")
-    assert normalize_url("http://h.org:8080") == "http://h.org:8080/"
 
 
 def _decide(node: bytes, docs: list[Doc], cluster: Cluster | None, rule: str) -> list:

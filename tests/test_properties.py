@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pipeline.report import formulas as f
-from stages import blocklists as bl
 from stages import decontaminate as dc
 from stages import extract, ngrams
 from stages.record import Drop
+from stages.urls import blocklist_url, host_suffixes
 
 ITEM = "Janet's ducks lay sixteen eggs per day and she eats three for breakfast every morning"
 FILLER = st.lists(st.sampled_from(["river", "the", "school", "teacher", "quietly", "Botchan",
@@ -56,8 +56,7 @@ def test_cutting_removes_every_planted_ngram_and_never_adds_text(before: list[st
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=80))
 def test_host_handling_never_raises(host: str) -> None:
-    normalised = bl.normalize_host(host)
-    candidates = bl.host_candidates(normalised)
+    candidates = host_suffixes(blocklist_url(host))
     assert all(isinstance(c, str) for c in candidates)
     # parent domains only ever get shorter
     assert [len(c) for c in candidates] == sorted((len(c) for c in candidates), reverse=True)

@@ -1,4 +1,6 @@
-"""safety stage: blocklist formats, host/URL matching, word scoring, cache, Beam shell."""
+"""safety stage: blocklist formats, host/URL matching (every spelling of a blocked host), linear
+URL checks with a length cap, URL words, cache, Beam shell. Word lists on the text: see
+tests/test_content_safety.py."""
 from __future__ import annotations
 
 import gzip
@@ -6,6 +8,7 @@ import io
 import os
 import tarfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -13,15 +16,15 @@ import pytest
 
 from stages import blocklists as bl
 from stages import safety
-from stages.record import Doc, Drop
+from stages.record import Doc
+from stages.urls import blocklist_url, host_suffixes
 from tests.conftest import shared_path
 
 
-def _rules(tmp_path: Path, lists: list[dict], **text) -> safety.SafetyRules:
-    cfg = safety.Config(domain_lists=[safety.DomainListConfig(**d) for d in lists],
-                        cache_dir=str(tmp_path / "cache"),
-                        text_words=safety.TextWordsConfig(**text))
-    return safety.SafetyRules(cfg)
+def _rules(tmp_path: Path, lists: list[dict], **cfg) -> safety.SafetyRules:
+    config = safety.Config(domain_lists=[safety.DomainListConfig(**d) for d in lists],
+                           cache_dir=str(tmp_path / "cache"), **cfg)
+    return safety.SafetyRules(config)
 
 
 def _lines_list(tmp_path: Path, body: str, name: str = "list.txt") -> str:
@@ -46,14 +49,102 @@ def _ut1(tmp_path: Path, files: dict[str, str]) -> str:
 
 # ----------------------------------------------------------------- normalisation and matching
 
-@pytest.mark.parametrize("url,host", [
-    ("http://www.Example.COM./a", "example.com"),
-    ("https://user:pw@sub.example.com:8443/x?y", "sub.example.com"),
-    ("example.com/path", "example.com"),
-    ("http://bücher.example/", "xn--bcher-kva.example"),
-])
-def test_normalize_host(url: str, host: str) -> None:
-    assert bl.split_normalized(url)[0] == host
+# Every way of writing a URL whose host is a blocked domain (bad.example), a blocked IPv4
+# address (203.0.113.7) or a blocked IPv6 address (2001:db8::bad): a browser given any of these
+# contacts the blocked host, so each must be rejected as blocked_domain. The old normaliser
+# (urllib + hand rules) let the backslash, %2E, scheme-relative, decimal/hex/octal and
+# IPv4-mapped spellings through.
+BLOCKED_SPELLINGS = [
+    "http://bad.example/",
+    "https://BAD.EXAMPLE/Page",
+    "http://www.bad.example/",
+    "http://deep.sub.bad.example/x",
+    "http://bad.example./",                     # trailing dot (FQDN)
+    "http://bad.example:8080/",
+    "http://user:pw@bad.example/",
+    "http://good.example@bad.example/",         # the host is after the last @
+    "http://bad.example\\@good.example/",       # backslash = slash: @good.example is the path
+    "http://bad.example#@good.example/",        # ... the fragment
+    "http://bad.example?.good.example",         # ... the query
+    "http://bad%2Eexample/",                    # percent-encoded dot in the host
+    "http://%62ad.example/",                    # percent-encoded letter
+    "//bad.example/x",                          # scheme-relative
+    "bad.example/x",                            # no scheme
+    "http:\\\\bad.example\\x",                  # backslashes for slashes
+    "http:/bad.example/",
+    "http:bad.example/",
+    " \thttp://bad.ex\nample/ ",                # tab/newline inside, spaces around
+    "http://ｂａｄ．ｅｘａｍｐｌｅ/",             # fullwidth letters and dot
+    "http://bad。example/",                     # ideographic full stop
+    "http://ba\u00add.example/",                # soft hyphen (IDNA maps it away)
+    "http://ba\u200bd.example/",                # zero-width space
+    "HXXP://bad.example/",                      # unknown scheme with //
+    "ftp://bad.example/file",
+    "http://bad.example:99999/",                # invalid port: lenient fallback still finds the host
+    "http://3405803783/",                       # 203.0.113.7 as one decimal number
+    "http://0xCB007107/",                       # ... hex
+    "http://0xcb.0x0.0x71.0x7/",                # ... dotted hex
+    "http://0313.0.0161.07/",                   # ... dotted octal
+    "http://203.0.28935/",                      # ... 3-part form
+    "http://203.0.113.7./",
+    "http://[::ffff:203.0.113.7]/",             # IPv4-mapped IPv6
+    "http://[::ffff:cb00:7107]/",               # ... in hex
+    "http://[0:0:0:0:0:ffff:cb00:7107]:80/",
+    "http://[2001:0DB8:0000:0000::0BAD]/",      # blocked IPv6, long form
+]
+# Hosts that look like the blocked ones but are different hosts: never blocked.
+NEAR_MISSES = [
+    "http://notbad.example/",
+    "http://bad-example.com/",
+    "http://bad.examples/",
+    "http://bad.example.evil.net/",
+    "http://badexample/",
+    "http://example/",                          # a parent of the blocked domain is not blocked
+    "http://bad.example@good.example/",         # userinfo, the host is good.example
+    "http://bad.example%2F@good.example/",      # ... still userinfo
+    "http://good.example/bad.example",
+    "http://good.example/?u=http://bad.example/",
+    "http://b\u0430d.example/",                 # Cyrillic a: another domain (punycode)
+    "http://203.0.113.70/",
+    "http://3405803784/",                       # 203.0.113.8
+    "http://[::ffff:203.0.113.8]/",
+    "http://[2001:db8::bade]/",
+    "http://[2001:db8::1:bad]/",
+]
+
+
+@pytest.fixture(scope="module")
+def spelling_rules(tmp_path_factory: pytest.TempPathFactory) -> safety.SafetyRules:
+    folder = tmp_path_factory.mktemp("spellings")
+    path = folder / "list.txt"
+    path.write_text("bad.example\n203.0.113.7\n[2001:db8::bad]\n", encoding="utf-8")
+    return safety.SafetyRules(safety.Config(domain_lists=[safety.DomainListConfig(path=str(path))],
+                                            url_words=safety.UrlWordsConfig(enabled=False)))
+
+
+def test_spelling_table_is_large_enough() -> None:
+    assert len(BLOCKED_SPELLINGS) >= 25 and len(set(BLOCKED_SPELLINGS)) == len(BLOCKED_SPELLINGS)
+
+
+@pytest.mark.parametrize("url", BLOCKED_SPELLINGS)
+def test_every_spelling_of_a_blocked_host_is_blocked(spelling_rules: safety.SafetyRules,
+                                                     url: str) -> None:
+    drop = spelling_rules.check_url(url)
+    assert drop is not None and drop.reason == "blocked_domain", url
+
+
+@pytest.mark.parametrize("url", NEAR_MISSES)
+def test_near_miss_hosts_are_not_blocked(spelling_rules: safety.SafetyRules, url: str) -> None:
+    assert spelling_rules.check_url(url) is None, url
+
+
+def test_list_entries_are_read_like_urls(tmp_path: Path) -> None:
+    """Entries go through the same parser: odd spellings in a list still block their host."""
+    rules = _rules(tmp_path, [{"path": _lines_list(tmp_path, "WWW.Bad.Example.\n3405803783\n"
+                                                             "[::ffff:198.51.100.1]\n")}])
+    assert rules.check_url("http://bad.example/").reason == "blocked_domain"
+    assert rules.check_url("http://203.0.113.7/").reason == "blocked_domain"
+    assert rules.check_url("http://0xc6.0x33.0x64.0x1/").reason == "blocked_domain"
 
 
 def test_parent_domain_matching(tmp_path: Path) -> None:
@@ -89,6 +180,21 @@ def test_url_entries_and_path_prefixes(tmp_path: Path) -> None:
     assert rules.check_url("https://site.org/badge") is None
     assert rules.check_url("https://site.org/") is None
     assert rules.check_url("https://other.org/a") is None
+
+
+def test_url_entry_spellings(tmp_path: Path) -> None:
+    """Path spellings that reach the same resource: dot segments, empty segments, escaped
+    unreserved characters, backslashes, case."""
+    rules = _rules(tmp_path, [{"path": _lines_list(tmp_path, "site.example/private/\n")}])
+    for url in ["http://site.example/private", "http://site.example/public/../private/x",
+                "http://site.example//private//x", "http://site.example/%70rivate/x",
+                "http://site.example/%2e%2e/private/", "http:\\\\site.example\\PRIVATE\\x",
+                "//site.example/private?x=1"]:
+        drop = rules.check_url(url)
+        assert drop is not None and drop.reason == "blocked_url", url
+    for url in ["http://site.example/privateer", "http://site.example/pub/private",
+                "http://site.example/", "http://other.example/private/"]:
+        assert rules.check_url(url) is None, url
 
 
 def test_ut1_tar_and_category_selection(tmp_path: Path) -> None:
@@ -163,9 +269,71 @@ def test_resolve_path_uses_project_root(tmp_path: Path, monkeypatch: pytest.Monk
     assert bl.resolve_path(str(tmp_path)) == tmp_path
 
 
-def test_missing_list_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+def test_missing_or_misdeclared_list_is_a_config_error(tmp_path: Path) -> None:
+    """Caught when the config is validated (pipeline validate, start of run), naming the key."""
+    with pytest.raises(ValueError, match=r"safety.domain_lists.0.path: list not found"):
         _rules(tmp_path, [{"path": str(tmp_path / "nope.txt")}])
+    plain = _lines_list(tmp_path, "bad.example\n")
+    with pytest.raises(ValueError, match=r"domain_lists.0.path: .* not a tar archive"):
+        _rules(tmp_path, [{"path": plain, "format": "ut1"}])
+    with pytest.raises(ValueError, match=r"url_words.hard_lists.0: list not found"):
+        _rules(tmp_path, [], url_words=safety.UrlWordsConfig(hard_lists=[str(tmp_path / "x")]))
+    assert safety.Config(enabled=False, domain_lists=[safety.DomainListConfig(path="nope")])
+
+
+def test_old_text_words_key_names_its_new_home() -> None:
+    with pytest.raises(ValueError, match="content_safety"):
+        safety.Config(text_words={"enabled": False})
+
+
+# ----------------------------------------------------------------- long URLs
+
+def test_long_url_is_rejected_before_any_parsing(tmp_path: Path) -> None:
+    rules = _rules(tmp_path, [{"path": _lines_list(tmp_path, "bad.example\n")}], max_url_chars=100)
+    assert rules.check_url("http://ok.example/" + "a" * 82) is None  # exactly 100 chars
+    drop = rules.check_url("http://ok.example/" + "a" * 83)
+    assert drop is not None and drop.reason == "url_too_long" and "101 chars > 100" in drop.detail
+    assert safety.Config().max_url_chars == 16_384
+
+
+def test_url_prefix_hashes_equal_one_shot_hashes() -> None:
+    """The incremental (streaming) prefix hashes are the hashes list entries are stored with."""
+    url = blocklist_url("http://Host.example/a//b/c?q=1")
+    probe = bl.url_lookup_hashes(url, seed=99)
+    keys = [url.key(), *(url.prefix_key(i) for i in (1, 2, 3))]
+    assert keys == ["host.example/a/b/c?q=1", "host.example/a", "host.example/a/b", "host.example/a/b/c"]
+    assert list(probe) == list(bl.hash_keys(keys, 99))
+
+
+@pytest.mark.parametrize("path", ["a/" * 100_000, "a" * 200_000, ("x" * 99 + "/") * 2_000])
+def test_200kb_url_is_linear_in_work_and_memory(tmp_path: Path, path: str) -> None:
+    """A 200 KB URL with the length cap lifted: one hash per path segment plus one, and peak
+    memory a small multiple of the URL (the old check built every prefix string: an 80 KB URL
+    took 1.57 GB; 200 KB exhausted memory). Measured as work and bytes, never as time."""
+    entries = "bad.example\nsite.example/a/a/a\nnever.example/x/y\n"
+    rules = _rules(tmp_path, [{"path": _lines_list(tmp_path, entries)}], max_url_chars=10**6,
+                   url_words=safety.UrlWordsConfig(enabled=False))
+    url = "http://ok.example/" + path
+    assert len(url) >= 200_000
+    parsed = blocklist_url(url)
+    segments = sum(1 for _ in parsed.segments())
+    assert bl.url_lookup_hashes(parsed, 0x5AFE).size == segments + 1
+    tracemalloc.start()
+    try:
+        assert rules.check_url(url) is None
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * len(url), peak  # old code: ~len(url)**2 / 2 bytes
+    # the same URL on a listed site is still found through its prefix
+    drop = rules.check_url("http://site.example/" + path)
+    expected = "blocked_url" if path.startswith("a/") else None
+    assert (drop.reason if drop else None) == expected
+
+
+def test_default_cap_stops_a_200kb_url(tmp_path: Path) -> None:
+    drop = _rules(tmp_path, []).check_url("http://ok.example/" + "a/" * 100_000)
+    assert drop is not None and drop.reason == "url_too_long"
 
 
 # ----------------------------------------------------------------- URL words
@@ -177,89 +345,14 @@ def test_missing_list_is_an_error(tmp_path: Path) -> None:
     ("https://example.com/sex-education", False),         # one soft token
     ("https://example.com/2-girls-1-cup", True),          # banned subword across separators
     ("https://classic-assessments.org/", False),
+    ("https://example.com/free-%70orn-videos", True),     # percent-encoded letter
+    ("https://example.com/free-%EF%BD%90%EF%BD%8F%EF%BD%92%EF%BD%8E", True),  # fullwidth, encoded
+    ("https://example.com/free-p%C2%ADorn", True),       # soft hyphen inside the word
+    ("https://ｐｏｒｎ.example.com/", True),               # fullwidth host label
 ])
 def test_url_words(url: str, blocked: bool, tmp_path: Path) -> None:
     drop = _rules(tmp_path, []).check_url(url)
     assert (drop is not None and drop.reason == "blocked_url_words") is blocked
-
-
-# ----------------------------------------------------------------- text words
-
-def _words(tmp_path: Path, text: str, **cfg) -> Drop | None:
-    return _rules(tmp_path, [], **cfg).check_text(Doc(id="d", text=text))
-
-
-def test_word_boundary(tmp_path: Path) -> None:
-    assert _words(tmp_path, "Our class passed the assessment; Sussex is grassy.") is None
-    assert bl.WordMatcher({"ass": ("hard", "en")}).find("class ass-kicking") == [bl.Hit("ass", "hard", "en")]
-    assert bl.WordMatcher({"ass": ("hard", "en")}).find("class assay") == []
-
-
-def test_hard_word_threshold_both_sides(tmp_path: Path) -> None:
-    text = "a normal page that mentions xxx once " + "word " * 50
-    assert _words(tmp_path, text).reason == "unsafe_words"
-    assert _words(tmp_path, text, hard_min_count=2) is None
-    assert _words(tmp_path, text + " xxx", hard_min_count=2).reason == "unsafe_words"
-
-
-def test_multiword_terms(tmp_path: Path) -> None:
-    m = bl.WordMatcher({"blow job": ("hard", "en"), "job": ("soft", "en")})
-    assert [h.term for h in m.find("a Blow\n  Job here")] == ["blow job"]  # leftmost-longest
-    assert [h.term for h in m.find("blow jobs")] == []
-    assert [h.term for h in m.find("a job")] == ["job"]
-    assert _words(tmp_path, "how about a blow job") is not None
-
-
-def test_soft_threshold_both_sides(tmp_path: Path) -> None:
-    # 3 soft hits in 100 units: ratio 0.03 is not > 0.03, 0.0309 is.
-    base = ["sex", "sex", "sex"] + ["word"] * 97
-    assert bl.count_units(" ".join(base)) == 100
-    assert _words(tmp_path, " ".join(base)) is None
-    assert _words(tmp_path, " ".join(base[:-3])).reason == "unsafe_words"
-    assert _words(tmp_path, "sex sex") is None  # fewer than soft_min_count
-    assert _words(tmp_path, "sex sex", soft_min_count=2).reason == "unsafe_words"
-
-
-def test_chinese_substring_match(tmp_path: Path) -> None:
-    drop = _words(tmp_path, "这个网站有很多乳交视频，不要看。")
-    assert drop is not None and "zh:h:乳交" in drop.detail
-    # Single-character terms are not scored by default (性 in 性能, 奶 in 牛奶) ...
-    assert _words(tmp_path, "这款手机的性能和可能性都很好，我喝牛奶。") is None
-    # ... unless configured.
-    assert _words(tmp_path, "性能性别性格女性", cjk_min_term_chars=1).reason == "unsafe_words"
-    # 口交 sits inside 门口交通 ('traffic at the door'): it is a soft term, so one hit passes.
-    assert _words(tmp_path, "酒店门口交通很方便") is None
-
-
-def test_empty_and_missing_text(tmp_path: Path) -> None:
-    rules = _rules(tmp_path, [])
-    assert rules(Doc(id="e")).id == "e"
-    assert rules(Doc(id="e", text="")).id == "e"
-    assert rules(Doc(id="e", html=b"")).id == "e"
-    assert rules(Doc(id="e", html=b"<html><script>xxx</script></html>")).id == "e"
-
-
-def test_text_source_modes(tmp_path: Path) -> None:
-    doc = Doc(id="h", html=b"<html><body><p>watch xxx now</p></body></html>")
-    assert _rules(tmp_path, [])(doc).reason == "unsafe_words"
-    assert isinstance(_rules(tmp_path, [], text_source="text")(doc), Doc)
-    assert isinstance(_rules(tmp_path, [], text_source="skip")(doc), Doc)
-    text_doc = Doc(id="t", text="watch xxx now", html=b"<p>fine</p>")
-    assert _rules(tmp_path, [])(text_doc).reason == "unsafe_words"
-    assert isinstance(_rules(tmp_path, [], text_source="html_visible")(text_doc), Doc)
-
-
-def test_visible_text() -> None:
-    raw = (b"<html><head><title>Title</title><style>p{}</style></head><body><!-- xxx -->"
-           b"<script>var s = '<p>hidden</p>';</script><p>Caf&eacute; &amp; bar</p></body>")
-    text = " ".join(safety.visible_text(raw, None, 10_000).split())
-    assert text == "Title Café & bar"
-    assert safety.visible_text("<p>日本語</p>".encode("euc-jp"), "euc-jp", 100).strip() == "日本語"
-    assert safety.visible_text(b"<p>abcdef</p>", None, 6).strip() == "abc"
-    hostile = b"<script" * 20000 + b"<" * 100000
-    start = time.perf_counter()
-    safety.visible_text(hostile, None, len(hostile))
-    assert time.perf_counter() - start < 1.0
 
 
 def test_rules_shared_per_process() -> None:
@@ -274,11 +367,13 @@ def test_stage_through_the_shell(tmp_path: Path) -> None:
     docs = [Doc(id="ok", url="https://books.example.org/a", html=b"<p>A fine page.</p>"),
             Doc(id="dom", url="http://www.unsafe-demo.example.com/page", html=b"<p>hi</p>"),
             Doc(id="urlw", url="https://x.org/free-porn", html=b"<p>hi</p>"),
+            Doc(id="long", url="https://x.org/" + "a/" * 10_000, html=b"<p>hi</p>"),
+            # word lists are not this stage's job any more: the text passes here
             Doc(id="words", url="https://x.org/p", text="buy xxx here")]
     out = run_docs(docs, [(safety.SPEC, safety.Config())], tmp_path)
-    assert [row["id"] for row in out["kept"]] == ["ok"]
+    assert sorted(row["id"] for row in out["kept"]) == ["ok", "words"]
     assert sorted((row["id"], row["reason"]) for row in out["rejected"]) == [
-        ("dom", "blocked_domain"), ("urlw", "blocked_url_words"), ("words", "unsafe_words")]
+        ("dom", "blocked_domain"), ("long", "url_too_long"), ("urlw", "blocked_url_words")]
 
 
 # ----------------------------------------------------------------- the real 4.5 M list
@@ -289,8 +384,8 @@ def test_real_fineweb_list(tmp_path: Path) -> None:
     spec = bl.ListSpec(str(path), "ut1", "all")
     dl = bl.load_domain_list(spec, 0x5AFE, cache_dir=str(tmp_path))
     assert len(dl.domains) > 4_000_000
-    assert dl.match_domain(bl.host_candidates("a.b.0-porno.com"))
-    assert not dl.match_domain(bl.host_candidates("wikipedia.org"))
-    assert dl.match_url(bl.url_candidates("http://0b1-bofa.org/bofa/wb/x"))
+    assert dl.match_domain(host_suffixes(blocklist_url("a.b.0-porno.com")))
+    assert not dl.match_domain(host_suffixes(blocklist_url("wikipedia.org")))
+    assert dl.match_url(blocklist_url("http://0b1-bofa.org/bofa/wb/x"))
     cached = bl.load_domain_list(spec, 0x5AFE, cache_dir=str(tmp_path))
     assert list(tmp_path.iterdir()) and (cached.domains.hashes == dl.domains.hashes).all()
