@@ -1,10 +1,16 @@
 """GPT-3 style word n-grams that remember where they came from in the original text.
 
-Normalisation (Brown et al. 2020, App. C): lowercase, punctuation removed, whitespace words.
+Normalisation (Brown et al. 2020, App. C): lowercase, punctuation removed, whitespace words,
+applied after the project's matching normal form (``stages.textnorm.normalize_for_matching``:
+format characters such as soft hyphens and zero-width spaces removed, then NFKC, so fullwidth
+letters and ligatures fold to plain ones). Benchmark items and documents go through the very
+same :func:`normalize`, so a spelling trick cannot make the two sides disagree, and the word
+count that decides how an item is matched is the count the matcher compares.
+
 Punctuation and symbols act as word *separators* rather than being deleted, so the tokenised
 benchmark forms ("don 't", "guest @-@ starring", "has_close_elements") and the running-text
 forms ("don't", "guest-starring") normalise to the same words. Every word keeps the character
-span it came from, so a matching n-gram maps back to an exact slice of the original text.
+span it came from in the *original* text, so a matching n-gram maps back to an exact slice.
 
 The index is two parallel numpy arrays (sorted 64-bit hashes, item ids): 12 bytes per n-gram,
 looked up for a whole document at once with ``searchsorted``.
@@ -12,14 +18,22 @@ looked up for a whole document at once with ``searchsorted``.
 from __future__ import annotations
 
 import re
+import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 import xxhash
 
+from stages.textnorm import FORMAT_CHARS, normalize_for_matching
+
 # A word: a maximal run of letters/digits (underscore, punctuation and symbols separate words).
 WORD_RE = re.compile(r"[^\W_]+")
+# A whitespace-delimited segment that holds a non-ASCII character. The normal form never joins
+# or splits across whitespace, so segments can be normalised one by one; the possessive prefix
+# and the look-behind keep the search linear on long ASCII runs.
+_NON_ASCII_SEGMENT = re.compile(r"(?<!\S)[^\s\x80-\U0010ffff]*+[^\s\x00-\x7f]\S*")
 
 
 class Words(NamedTuple):
@@ -30,18 +44,94 @@ class Words(NamedTuple):
     ends: list[int]
 
 
+def _is_normal(text: str) -> bool:
+    return FORMAT_CHARS.search(text) is None and unicodedata.is_normalized("NFKC", text)
+
+
+class _OffsetMap:
+    """Normalised-text offsets -> original offsets, piecewise.
+
+    A piece is (normalised start, original start, original end, linear). Linear pieces are
+    unchanged stretches (offsets shift by a constant); other pieces are the normal form of one
+    original character, or of a whole segment when characters combine (e + U+0301 -> é), and
+    every normalised character in them maps to the whole original span.
+    """
+
+    def __init__(self) -> None:
+        self.norm_starts: list[int] = []
+        self.pieces: list[tuple[int, int, int, bool]] = []
+
+    def add(self, norm_start: int, start: int, end: int, linear: bool) -> None:
+        self.norm_starts.append(norm_start)
+        self.pieces.append((norm_start, start, end, linear))
+
+    def start(self, position: int) -> int:
+        norm_start, start, _, linear = self.pieces[bisect_right(self.norm_starts, position) - 1]
+        return start + (position - norm_start) if linear else start
+
+    def end(self, position: int) -> int:
+        """Original end of the normalised character ending at ``position`` (exclusive)."""
+        norm_start, start, end, linear = self.pieces[bisect_right(self.norm_starts,
+                                                                  position - 1) - 1]
+        return start + (position - norm_start) if linear else end
+
+
+def normal_form(text: str) -> tuple[str, _OffsetMap | None]:
+    """``text`` in the matching normal form, and how its offsets map back (None: identical)."""
+    if _is_normal(text):
+        return text, None
+    out: list[str] = []
+    mapping = _OffsetMap()
+    position = norm_position = 0
+    for match in _NON_ASCII_SEGMENT.finditer(text):
+        segment = match.group()
+        normal = normalize_for_matching(segment)
+        if normal == segment:
+            continue
+        start, end = match.span()
+        if start > position:
+            mapping.add(norm_position, position, start, True)
+            out.append(text[position:start])
+            norm_position += start - position
+        chars = [normalize_for_matching(char) for char in segment]
+        if "".join(chars) == normal:  # character by character: spans stay exact
+            for offset, char in enumerate(chars):
+                if char:
+                    mapping.add(norm_position, start + offset, start + offset + 1,
+                                char == segment[offset])
+                    norm_position += len(char)
+        else:  # characters combine: the segment maps as a whole
+            mapping.add(norm_position, start, end, False)
+            norm_position += len(normal)
+        out.append(normal)
+        position = end
+    if not mapping.pieces:  # only whitespace or already-normal segments differed
+        return text, None
+    if position < len(text):
+        mapping.add(norm_position, position, len(text), True)
+        out.append(text[position:])
+    return "".join(out), mapping
+
+
 def normalize(text: str) -> Words:
-    """Lowercase alphanumeric words of ``text`` with their character offsets."""
+    """Lowercase alphanumeric words of ``text``'s normal form with their original offsets."""
+    normal, mapping = normal_form(text)
     words, starts, ends = [], [], []
-    for match in WORD_RE.finditer(text):
+    for match in WORD_RE.finditer(normal):
         words.append(match.group().lower())
-        starts.append(match.start())
-        ends.append(match.end())
+        if mapping is None:
+            starts.append(match.start())
+            ends.append(match.end())
+        else:
+            starts.append(mapping.start(match.start()))
+            ends.append(mapping.end(match.end()))
     return Words(words, starts, ends)
 
 
 def normalized_words(text: str) -> list[str]:
-    return [w.lower() for w in WORD_RE.findall(text)]
+    """The words :func:`normalize` gives, without offsets (benchmark items, word counts)."""
+    normal, _ = normal_form(text)
+    return [word.lower() for word in WORD_RE.findall(normal)]
 
 
 def hash_gram(words: Sequence[str], seed: int) -> int:
@@ -77,17 +167,65 @@ def window_hashes(words: Sequence[str], length: int, seed: int) -> np.ndarray:
     return out
 
 
-def item_grams(words: Sequence[str], n: int, min_words: int, seed: int) -> tuple[np.ndarray, int]:
-    """The hashes a benchmark item contributes and the window length they have.
+class Grams(NamedTuple):
+    """What one benchmark item (or one listed phrase) contributes to the index."""
 
-    Items of at least ``n`` words give their n-grams; shorter items with at least
-    ``min_words`` words give one hash of their whole word sequence; shorter ones give nothing.
+    hashes: np.ndarray  # uint64, distinct: n-grams and whole short sequences
+    short: dict[int, tuple[str, ...]]  # hash -> words, for the whole short sequences
+    words: int  # words of the item text (the longest variant)
+
+
+def item_grams(parts: Sequence[Sequence[str]], n: int, min_words: int, seed: int,
+               each_part: bool = True) -> Grams:
+    """The hashes of one item text given as the normalised words of its parts, in order.
+
+    - every ``n``-word window of the parts joined (GPT-3);
+    - a sequence of fewer than ``n`` but at least ``min_words`` words is matched whole: the
+      whole item when it is that short and, with ``each_part``, every run of consecutive parts
+      that short (a question on its own, a context with one ending, a labelled line), because a
+      page quoting one part never contains the windows that cross into the next part.
+    Fewer than ``min_words`` words match nothing (too unspecific).
     """
-    if len(words) >= n:
-        return np.unique(window_hashes(words, n, seed)), n
-    if len(words) >= min_words:
-        return np.array([hash_gram(words, seed)], dtype=np.uint64), len(words)
-    return np.empty(0, dtype=np.uint64), 0
+    joined = [word for part in parts for word in part]
+    long = window_hashes(joined, n, seed) if len(joined) >= n else np.empty(0, np.uint64)
+    short: dict[int, tuple[str, ...]] = {}
+    runs = [(0, len(parts))] if len(joined) < n else []
+    if each_part:
+        runs = [(i, j) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)]
+    offsets = [0]
+    for part in parts:
+        offsets.append(offsets[-1] + len(part))
+    for i, j in runs:
+        size = offsets[j] - offsets[i]
+        if min_words <= size < n:
+            words = tuple(joined[offsets[i]:offsets[j]])
+            short[hash_gram(words, seed)] = words
+    hashes = np.unique(np.concatenate([long, np.fromiter(short, np.uint64, len(short))]))
+    return Grams(hashes, short, len(joined))
+
+
+def variants_grams(variants: Sequence[Sequence[str]], n: int, min_words: int, seed: int,
+                   each_part: bool = True) -> Grams:
+    """Union of :func:`item_grams` over an item's text variants (e.g. a context with each of
+    its endings), each variant given as part texts."""
+    hashes, short, words = [], {}, 0
+    for parts in variants:
+        grams = item_grams([normalized_words(p) for p in parts], n, min_words, seed, each_part)
+        hashes.append(grams.hashes)
+        short.update(grams.short)
+        words = max(words, grams.words)
+    if not hashes:
+        return Grams(np.empty(0, np.uint64), {}, 0)
+    return Grams(np.unique(np.concatenate(hashes)) if len(hashes) > 1 else hashes[0], short,
+                 words)
+
+
+def phrase_hashes(phrases: Iterable[str], n: int, min_words: int, seed: int) -> np.ndarray:
+    """Hashes of listed common phrases, normalised like items: every n-gram of a long phrase,
+    a shorter phrase (>= min_words words) as a whole sequence."""
+    parts = [item_grams([normalized_words(p)], n, min_words, seed, each_part=False).hashes
+             for p in phrases]
+    return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
 
 
 class Hit(NamedTuple):
@@ -109,10 +247,10 @@ class NgramIndex:
     hashes: np.ndarray  # uint64, sorted
     items: np.ndarray  # int32, item id per hash row
     item_bench: np.ndarray  # int16, benchmark id per item
-    lengths: tuple[int, ...]  # window lengths to scan documents with (n and short-item lengths)
+    lengths: tuple[int, ...]  # window lengths to scan documents with (n and short lengths)
     bench_names: tuple[str, ...] = ()
     stats: dict = field(default_factory=dict)
-    # Short items (fewer than n words): first two words -> item lengths starting with them. A
+    # Short sequences (fewer than n words): first two words -> lengths starting with them. A
     # document window of a short length is hashed only where its first two words fit, which
     # saves hashing every window at every short length (the hash stays the definition).
     short_prefixes: dict = field(default_factory=dict)
@@ -144,7 +282,7 @@ class NgramIndex:
                 grams = window_hashes(words, length, self.seed)
                 starts = None
             else:
-                continue  # no window of the document starts like a short item of this length
+                continue  # no window of the document starts like a short sequence this long
             if not len(grams):
                 continue
             lo = np.searchsorted(self.hashes, grams, side="left")
@@ -158,13 +296,12 @@ class NgramIndex:
         hits.sort()
         return hits
 
-
     def items_of(self, hit: Hit) -> np.ndarray:
         return self.items[hit.lo:hit.hi]
 
 
 def short_candidates(words: Sequence[str], prefixes: dict) -> dict[int, list[int]]:
-    """Short length -> window starts whose first two words begin a short item that long."""
+    """Short length -> window starts whose first two words begin a short sequence that long."""
     out: dict[int, list[int]] = {}
     if not prefixes:
         return out
@@ -179,10 +316,20 @@ def short_candidates(words: Sequence[str], prefixes: dict) -> dict[int, list[int
 
 
 class IndexBuilder:
-    """Accumulates items benchmark by benchmark, then freezes them into an :class:`NgramIndex`."""
+    """Accumulates items benchmark by benchmark, then freezes them into an :class:`NgramIndex`.
 
-    def __init__(self, n: int, min_words: int, seed: int, max_bytes: int | None = None) -> None:
+    Run-independent common-phrase rules are applied here, never against the corpus:
+    ``max_items_per_ngram`` drops an n-gram shared by more items of one benchmark than that
+    (instructions, test harnesses: template text, not any item's content), and ``ignored``
+    (hashes of listed common phrases, :func:`phrase_hashes`) are never indexed.
+    """
+
+    def __init__(self, n: int, min_words: int, seed: int, max_bytes: int | None = None,
+                 max_items_per_ngram: int | None = None,
+                 ignored: np.ndarray | None = None) -> None:
         self.n, self.min_words, self.seed = n, min_words, seed
+        self.max_items_per_ngram = max_items_per_ngram
+        self.ignored = ignored if ignored is not None else np.empty(0, np.uint64)
         # Over max_bytes the builder stops keeping hashes and only counts (a census).
         self.max_bytes = max_bytes
         self.keep = True
@@ -198,32 +345,63 @@ class IndexBuilder:
     def frozen_prefixes(self) -> dict[tuple[str, str], tuple[int, ...]]:
         return {key: tuple(sorted(lengths)) for key, lengths in sorted(self.short_prefixes.items())}
 
-    def add_benchmark(self, name: str, items: Iterable[str]) -> None:
+    def add_benchmark(self, name: str, items: Iterable[Sequence[Sequence[str]]],
+                      each_part: bool = True) -> None:
+        """Add one benchmark; an item is its text variants, each a sequence of part texts."""
         bench = len(self.bench_names)
         self.bench_names.append(name)
-        stats = {"items": 0, "items_indexed": 0, "short_items": 0, "too_short": 0, "ngrams": 0}
-        for text in items:
-            item = len(self.item_bench)
+        stats = {"items": 0, "items_indexed": 0, "short_items": 0, "too_short": 0,
+                 "short_sequences": 0, "ngrams": 0, "template_ngrams": 0, "ignored_ngrams": 0}
+        first = len(self.item_bench)
+        grams: list[Grams] = []
+        for variants in items:
             self.item_bench.append(bench)
             stats["items"] += 1
-            words = normalized_words(text)
-            grams, length = item_grams(words, self.n, self.min_words, self.seed)
-            if 2 <= length < self.n:
-                self.short_prefixes.setdefault((words[0], words[1]), set()).add(length)
-            if not length:
+            item = variants_grams(variants, self.n, self.min_words, self.seed, each_part)
+            grams.append(item)
+            if not len(item.hashes):
                 stats["too_short"] += 1
+            elif item.words < self.n:
+                stats["short_items"] += 1
+        drop = np.empty(0, np.uint64)
+        if grams:
+            every = np.concatenate([g.hashes for g in grams])
+            if self.max_items_per_ngram is not None:
+                distinct, counts = np.unique(every, return_counts=True)
+                template = distinct[counts > self.max_items_per_ngram]
+                stats["template_ngrams"] = int(len(template))
+                drop = template
+            if len(self.ignored):
+                listed = np.intersect1d(every, self.ignored)
+                stats["ignored_ngrams"] = int(len(np.setdiff1d(listed, drop)))
+                drop = np.union1d(drop, listed)
+        dropped = set(drop.tolist())
+        shorts: set[int] = set()
+        for offset, item in enumerate(grams):
+            hashes = item.hashes[~np.isin(item.hashes, drop)] if len(drop) else item.hashes
+            if not len(hashes):
                 continue
             stats["items_indexed"] += 1
-            stats["short_items"] += int(length < self.n)
-            stats["ngrams"] += len(grams)
-            self.lengths.add(length)
-            self.rows += len(grams)
+            stats["ngrams"] += len(hashes)
+            kept_short = [value for value in item.short if value not in dropped]
+            for value in kept_short:
+                if value not in shorts:
+                    words = item.short[value]
+                    shorts.add(value)
+                    self.lengths.add(len(words))
+                    if len(words) >= 2:  # one-word sequences are scanned at every position
+                        self.short_prefixes.setdefault((words[0], words[1]), set()).add(
+                            len(words))
+            if len(hashes) > len(kept_short):  # some n-gram windows remain
+                self.lengths.add(self.n)
+            self.rows += len(hashes)
             if self.keep and self.max_bytes is not None and self.nbytes > self.max_bytes:
                 self.keep = False
                 self.parts, self.part_items = [], []
             if self.keep:
-                self.parts.append(grams)
-                self.part_items.append(np.full(len(grams), item, dtype=np.int32))
+                self.parts.append(hashes)
+                self.part_items.append(np.full(len(hashes), first + offset, dtype=np.int32))
+        stats["short_sequences"] = len(shorts)
         self.bench_stats.append(stats)
 
     @property
