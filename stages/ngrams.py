@@ -17,9 +17,11 @@ looked up for a whole document at once with ``searchsorted``.
 """
 from __future__ import annotations
 
+import functools
 import re
+import sys
 import unicodedata
-from bisect import bisect_right
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, NamedTuple, Sequence
 
@@ -44,8 +46,22 @@ class Words(NamedTuple):
     ends: list[int]
 
 
-def _is_normal(text: str) -> bool:
-    return FORMAT_CHARS.search(text) is None and unicodedata.is_normalized("NFKC", text)
+@functools.cache
+def _separators() -> re.Pattern[str]:
+    """Characters that separate words both as they are and in the normal form, but which the
+    normal form rewrites: no-break and other spaces, "…", fullwidth and small punctuation.
+    Replacing them one for one by a space keeps every offset and changes no word, so the many
+    pages whose only non-normal characters these are skip the slow path. Built on first use
+    (0.16 s: every code point with a decomposition is checked)."""
+    chars = []
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if unicodedata.decomposition(char) and not WORD_RE.match(char):
+            form = unicodedata.normalize("NFKC", char)
+            if form != char and not WORD_RE.search(form) and \
+                    not any(unicodedata.combining(c) for c in form):
+                chars.append(char)
+    return re.compile("[" + "".join(re.escape(c) for c in chars) + "]")
 
 
 class _OffsetMap:
@@ -58,28 +74,75 @@ class _OffsetMap:
     """
 
     def __init__(self) -> None:
-        self.norm_starts: list[int] = []
         self.pieces: list[tuple[int, int, int, bool]] = []
 
     def add(self, norm_start: int, start: int, end: int, linear: bool) -> None:
-        self.norm_starts.append(norm_start)
         self.pieces.append((norm_start, start, end, linear))
 
-    def start(self, position: int) -> int:
-        norm_start, start, _, linear = self.pieces[bisect_right(self.norm_starts, position) - 1]
-        return start + (position - norm_start) if linear else start
+    def spans(self, starts: list[int], ends: list[int]) -> tuple[list[int], list[int]]:
+        """Original [start, end) of normalised [start, end) spans, all at once."""
+        norm_start, start, end, linear = (np.array(column, dtype=np.int64)
+                                          for column in zip(*self.pieces))
+        begin, last = np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64) - 1
+        first_piece = np.searchsorted(norm_start, begin, side="right") - 1
+        last_piece = np.searchsorted(norm_start, last, side="right") - 1
+        shift = start - norm_start
+        out_start = np.where(linear[first_piece] == 1, begin + shift[first_piece],
+                             start[first_piece])
+        out_end = np.where(linear[last_piece] == 1, last + 1 + shift[last_piece],
+                           end[last_piece])
+        return out_start.tolist(), out_end.tolist()
 
-    def end(self, position: int) -> int:
-        """Original end of the normalised character ending at ``position`` (exclusive)."""
-        norm_start, start, end, linear = self.pieces[bisect_right(self.norm_starts,
-                                                                  position - 1) - 1]
-        return start + (position - norm_start) if linear else end
+
+# Normal forms of single characters met so far (bounded: at most _CACHE_LIMIT entries).
+_CHAR_FORMS: dict[str, str] = {}
+_CACHE_LIMIT = 1 << 16
+
+
+def _char_forms(segment: str) -> list[str]:
+    """The normal form of each character of ``segment`` on its own."""
+    forms = _CHAR_FORMS
+    out = []
+    for char in segment:
+        form = forms.get(char)
+        if form is None:
+            form = normalize_for_matching(char)
+            if len(forms) < _CACHE_LIMIT:
+                forms[char] = form
+        out.append(form)
+    return out
+
+
+def _clusters(segment: str) -> tuple[list[tuple[int, int]], list[str]]:
+    """[start, end) of the character clusters of ``segment`` and their normal forms.
+
+    A cluster is a character with the characters after it whose normal form begins with a
+    combining mark or is empty (e + U+0301, halfwidth ｶ + ﾞ): normalised one cluster at a time,
+    a segment gives the same text as normalised whole in all but rare cases (conjoining jamo),
+    which the caller detects."""
+    forms = _char_forms(segment)
+    bounds: list[list[int]] = []
+    for offset, form in enumerate(forms):
+        if bounds and (not form or unicodedata.combining(form[0])):
+            bounds[-1][1] = offset + 1
+        else:
+            bounds.append([offset, offset + 1])
+    normals = [forms[lo] if hi - lo == 1 else normalize_for_matching(segment[lo:hi])
+               for lo, hi in bounds]
+    return [(lo, hi) for lo, hi in bounds], normals
 
 
 def normal_form(text: str) -> tuple[str, _OffsetMap | None]:
-    """``text`` in the matching normal form, and how its offsets map back (None: identical)."""
-    if _is_normal(text):
+    """``text`` in the matching normal form (except characters that separate words either way,
+    replaced one for one), and how its offsets map back (None: offset for offset)."""
+    if text.isascii():
         return text, None
+    if FORMAT_CHARS.search(text) is None:
+        if unicodedata.is_normalized("NFKC", text):
+            return text, None
+        text = _separators().sub(" ", text)
+        if unicodedata.is_normalized("NFKC", text):
+            return text, None
     out: list[str] = []
     mapping = _OffsetMap()
     position = norm_position = 0
@@ -93,19 +156,26 @@ def normal_form(text: str) -> tuple[str, _OffsetMap | None]:
             mapping.add(norm_position, position, start, True)
             out.append(text[position:start])
             norm_position += start - position
-        chars = [normalize_for_matching(char) for char in segment]
-        if "".join(chars) == normal:  # character by character: spans stay exact
-            for offset, char in enumerate(chars):
-                if char:
-                    mapping.add(norm_position, start + offset, start + offset + 1,
-                                char == segment[offset])
-                    norm_position += len(char)
-        else:  # characters combine: the segment maps as a whole
+        bounds, normals = _clusters(segment)
+        if "".join(normals) == normal:  # cluster by cluster: spans stay exact
+            run = False  # inside a run of unchanged clusters (one linear piece)
+            for (lo, hi), form in zip(bounds, normals):
+                if hi - lo == 1 and form == segment[lo]:
+                    if not run:
+                        mapping.add(norm_position, start + lo, start + hi, True)
+                        run = True
+                    norm_position += 1
+                    continue
+                run = False
+                if form:
+                    mapping.add(norm_position, start + lo, start + hi, False)
+                    norm_position += len(form)
+        else:  # characters combine across clusters: the segment maps as a whole
             mapping.add(norm_position, start, end, False)
             norm_position += len(normal)
         out.append(normal)
         position = end
-    if not mapping.pieces:  # only whitespace or already-normal segments differed
+    if not mapping.pieces:  # only already-normal segments
         return text, None
     if position < len(text):
         mapping.add(norm_position, position, len(text), True)
@@ -119,12 +189,10 @@ def normalize(text: str) -> Words:
     words, starts, ends = [], [], []
     for match in WORD_RE.finditer(normal):
         words.append(match.group().lower())
-        if mapping is None:
-            starts.append(match.start())
-            ends.append(match.end())
-        else:
-            starts.append(mapping.start(match.start()))
-            ends.append(mapping.end(match.end()))
+        starts.append(match.start())
+        ends.append(match.end())
+    if mapping is not None and words:
+        starts, ends = mapping.spans(starts, ends)
     return Words(words, starts, ends)
 
 
@@ -226,6 +294,10 @@ def phrase_hashes(phrases: Iterable[str], n: int, min_words: int, seed: int) -> 
     parts = [item_grams([normalized_words(p)], n, min_words, seed, each_part=False).hashes
              for p in phrases]
     return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
+
+
+# "Question:", "Activity label:" at the start of an item: a file's label, not quoted text.
+_LABEL = re.compile(r"\s*([^\W\d_][^\W\d_ ]*(?: [^\W\d_]+)?:)(?=\s)")
 
 
 class Hit(NamedTuple):
@@ -347,16 +419,24 @@ class IndexBuilder:
 
     def add_benchmark(self, name: str, items: Iterable[Sequence[Sequence[str]]],
                       each_part: bool = True) -> None:
-        """Add one benchmark; an item is its text variants, each a sequence of part texts."""
+        """Add one benchmark; an item is its text variants, each a sequence of part texts (a
+        plain string is an item of one part)."""
         bench = len(self.bench_names)
         self.bench_names.append(name)
         stats = {"items": 0, "items_indexed": 0, "short_items": 0, "too_short": 0,
-                 "short_sequences": 0, "ngrams": 0, "template_ngrams": 0, "ignored_ngrams": 0}
+                 "short_sequences": 0, "ngrams": 0, "template_ngrams": 0, "ignored_ngrams": 0,
+                 "leading_label": None}
+        labels: Counter = Counter()
         first = len(self.item_bench)
         grams: list[Grams] = []
         for variants in items:
+            if isinstance(variants, str):
+                variants = ((variants,),)
             self.item_bench.append(bench)
             stats["items"] += 1
+            label = _LABEL.match(variants[0][0]) if variants and variants[0] else None
+            if label:
+                labels[label.group(1)] += 1
             item = variants_grams(variants, self.n, self.min_words, self.seed, each_part)
             grams.append(item)
             if not len(item.hashes):
@@ -402,6 +482,10 @@ class IndexBuilder:
                 self.parts.append(hashes)
                 self.part_items.append(np.full(len(hashes), first + offset, dtype=np.int32))
         stats["short_sequences"] = len(shorts)
+        if labels:
+            label, count = labels.most_common(1)[0]
+            if count * 2 >= stats["items"]:  # most items start with it: strip_prefix it
+                stats["leading_label"] = {"label": label, "items": count}
         self.bench_stats.append(stats)
 
     @property

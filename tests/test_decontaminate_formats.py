@@ -8,6 +8,8 @@ from pathlib import Path
 
 import apache_beam as beam
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from pydantic import ValidationError
 
@@ -16,6 +18,7 @@ from pipeline.registry import RunContext
 from stages import ngrams
 from stages.decontaminate import Config, Stage, build_index, decontaminate_text, find
 from stages.record import Doc
+from stages.textnorm import normalize_for_matching
 
 FILLER = ("The river ran slowly past the old mill where the miller kept his accounts in a green "
           "ledger and nobody ever asked him why the wheel had stopped turning that winter. ")
@@ -280,3 +283,37 @@ def test_listed_common_phrases_are_ignored_whatever_the_run(tmp_path: Path) -> N
 def test_words_of_items_and_documents_come_from_one_function() -> None:
     text = "ﬁne Ｃａｆé\u00ad au lait, don't ½"
     assert ngrams.normalized_words(text) == ngrams.normalize(text).words
+
+
+TRICKY = ("a", "b", "Z", "1", " ", "\n", "\u00a0", "\u3000", "\u2028", "-", "'", "&", "£",
+          "\u00ad", "\u200b", "\u200e", "\ufeff", "ｆ", "Ａ", "１", "，", "…", "½", "²", "™", "ﬁ",
+          "e", "\u0301", "é", "ｶ", "ﾞ", "ガ", "日", "\u1100", "\u1161", "\u11a8", "İ", "ß", "¨")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(TRICKY), max_size=40).map("".join))
+def test_normalize_equals_the_whole_text_normal_form_and_spans_hold_their_words(
+        text: str) -> None:
+    """Segment-wise normalisation with offsets gives exactly the words of the whole text's
+    normal form, and every word's span of the original text normalises to a text holding it."""
+    words = ngrams.normalize(text)
+    reference = [w.lower() for w in ngrams.WORD_RE.findall(normalize_for_matching(text))]
+    assert words.words == reference == ngrams.normalized_words(text)
+    for word, start, end in zip(*words):
+        assert 0 <= start < end <= len(text)
+        assert word in "".join(ngrams.normalized_words(text[start:end]))
+
+
+def test_a_label_starting_most_items_is_reported(tmp_path: Path) -> None:
+    """'Question: ' joined into every short question hides it from pages; the index stats name
+    the label so the config can strip it."""
+    records = [{"query": f"Question: which planet in the night sky is the {c} one tonight?"}
+               for c in ("red", "blue", "brightest")]
+    path = _jsonl(tmp_path, records)
+    index = build_index(Config(benchmarks=[_source(path, fields="query")]), seed=1)
+    assert index.stats["bench"]["leading_label"] == {"label": "Question:", "items": 3}
+    page = BODY + "Which planet in the night sky is the red one tonight? " + BODY
+    assert not find(page, index)
+    stripped = Config(benchmarks=[_source(path, fields="query", strip_prefix="Question: *")])
+    assert _found(stripped, page)
+    assert build_index(stripped, seed=1).stats["bench"]["leading_label"] is None
