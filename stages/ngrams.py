@@ -18,6 +18,7 @@ looked up for a whole document at once with ``searchsorted``.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import sys
 import unicodedata
@@ -257,17 +258,21 @@ def item_grams(parts: Sequence[Sequence[str]], n: int, min_words: int, seed: int
     joined = [word for part in parts for word in part]
     long = window_hashes(joined, n, seed) if len(joined) >= n else np.empty(0, np.uint64)
     short: dict[int, tuple[str, ...]] = {}
-    runs = [(0, len(parts))] if len(joined) < n else []
+    if len(joined) < n and len(joined) >= min_words:
+        short[hash_gram(joined, seed)] = tuple(joined)
     if each_part:
-        runs = [(i, j) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)]
-    offsets = [0]
-    for part in parts:
-        offsets.append(offsets[-1] + len(part))
-    for i, j in runs:
-        size = offsets[j] - offsets[i]
-        if min_words <= size < n:
-            words = tuple(joined[offsets[i]:offsets[j]])
-            short[hash_gram(words, seed)] = words
+        offsets = [0]
+        for part in parts:
+            offsets.append(offsets[-1] + len(part))
+        filled = [i for i, part in enumerate(parts) if part]  # runs of parts with words
+        for first, i in enumerate(filled):  # each run grows by >= 1 word: O(parts x n)
+            for j in itertools.islice(filled, first, None):
+                size = offsets[j + 1] - offsets[i]
+                if size >= n:
+                    break
+                if size >= min_words:
+                    words = tuple(joined[offsets[i]:offsets[j + 1]])
+                    short[hash_gram(words, seed)] = words
     hashes = np.unique(np.concatenate([long, np.fromiter(short, np.uint64, len(short))]))
     return Grams(hashes, short, len(joined))
 

@@ -360,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         pools[source.name] = long_enough
         too_short[source.name] = len(quotes) - len(long_enough)
     names = sorted(pools)
-    hosts = [i for i, r in enumerate(clean) if not r["matches"] and len(texts[i]) >= 400]
+    # Hosts do not depend on the rules, so every rule variant is scored on the same plants.
+    hosts = [i for i, text in enumerate(texts) if len(text) >= 400]
     rng.shuffle(hosts)
     plants, planted_texts = [], list(texts)
     for k in range(min(args.plants, len(hosts))):
@@ -379,6 +380,11 @@ def main(argv: list[str] | None = None) -> int:
     result["published"] = score(plants, planted_texts, dirty, config, seed)
     result["published"]["quotes_under_min_words"] = too_short
     result["published"]["styles"] = dict(Counter(p["style"] for p in plants))
+    kept_cut = [r for r in dirty if r["matches"] and r["outcome"].drop is None]
+    result["published"]["chars_removed_from_cut_docs"] = {
+        # what the documents lost vs the cut regions alone (the report's count before issue 16)
+        "actual": sum(r["outcome"].chars_removed for r in kept_cut),
+        "in_cut_regions": sum(hi - lo for r in kept_cut for lo, hi in r["regions"])}
     changed = [corpus[i][0] for i, r in enumerate(dirty)
                if i not in planted_docs and r["outcome"].text != texts[i]]
     result["published"]["clean_docs_changed"] = len(changed)
