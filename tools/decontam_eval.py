@@ -204,6 +204,7 @@ def score(plants: list[dict], texts: list[str], results: list[dict], config: Con
           seed: int) -> dict:
     """Detection, cuts, surviving n-grams and collateral for planted documents."""
     per_bench: dict[str, Counter] = {}
+    per_style: dict[str, Counter] = {}
     failures = []
     collateral = dropped = 0
     for plant in plants:
@@ -222,6 +223,8 @@ def score(plants: list[dict], texts: list[str], results: list[dict], config: Con
         row = per_bench.setdefault(plant["benchmark"], Counter())
         row.update(planted=1, detected=int(bool(inside)), cut=int(covered),
                    surviving=int(bool(alive)))
+        per_style.setdefault(plant["style"], Counter()).update(planted=1,
+                                                              detected=int(bool(inside)))
         dropped += outcome.drop is not None
         collateral += removed_outside(texts[plant["doc"]], plant["start"], plant["end"],
                                       outcome, res["regions"])
@@ -236,6 +239,7 @@ def score(plants: list[dict], texts: list[str], results: list[dict], config: Con
             "with_surviving_ngrams": total["surviving"], "host_docs_dropped": dropped,
             "host_chars_removed_outside_quote": collateral,
             "per_benchmark": {k: dict(v) for k, v in sorted(per_bench.items())},
+            "per_style": {k: dict(v) for k, v in sorted(per_style.items())},
             "failures": failures}
 
 
