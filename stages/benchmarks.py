@@ -33,7 +33,7 @@ import json
 import re
 import zlib
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal, NamedTuple, Union
+from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, Union
 
 from pydantic import Field, field_validator, model_validator
 
@@ -188,11 +188,6 @@ def decode(raw: bytes, name: str) -> str:
         raise ItemError(f"not UTF-8 (byte {error.start}: {error.reason})", line) from None
 
 
-def open_text(path: Path) -> str:
-    """The whole file decoded as UTF-8 (gzip / bz2 recognised)."""
-    return decode(read_bytes(str(path)), path.name)
-
-
 def parse_path(spec: str) -> list[tuple[str, list[str]]]:
     """``a[].b[0].c[*]`` -> [("a", [""]), ("b", ["0"]), ("c", ["*"])]; "" and "*" mean every
     element ("*": each one is an alternative, see :func:`record_items`)."""
@@ -248,7 +243,7 @@ def as_text(value: Any) -> Iterator[str]:
             yield from as_text(element)
 
 
-def prefix_stripper(pattern: str | None):
+def prefix_stripper(pattern: str | None) -> Callable[[str], str]:
     """A function removing ``pattern`` at the start of every line of a part (None: identity)."""
     if pattern is None:
         return lambda text: text

@@ -12,7 +12,7 @@ import yaml
 from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from pydantic import ValidationError
 
-from pipeline.config import DEMO_INPUT, load_config
+from pipeline.config import DEMO_INPUT
 from pipeline.registry import RunContext, available_stages
 from stages import ngrams
 from stages.benchmarks import BenchmarkSource, detect_format, iter_items, load_items, values_at
