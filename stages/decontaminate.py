@@ -1,19 +1,21 @@
 """decontaminate: remove benchmark test text (GPT-3 13-gram overlap) from the corpus.
 
-Pure core: ``find`` (document -> matching windows with character spans) and ``apply_hits``
-(cut spans or drop). Beam shell, with common phrases ignored corpus-wide (GPT-3
-``max_matches``), on one of two paths chosen by the index size (``side_input_max_bytes``):
+Pure core, callable without Beam: ``build_index`` (config -> n-gram index), ``find`` (document
+text -> matching windows as character spans of the original text), ``apply_hits`` (cut spans or
+drop, with what was removed per benchmark) and ``decontaminate_text`` (both in one call).
 
-- *side_input*: pass 1 scans every document against the n-gram index (built once per worker
-  in ``DoFn.setup`` from the files, checked against the fingerprint computed at graph
-  construction) and emits each distinct hit hash once per document; ``CombinePerKey`` counts
-  documents per *hit* n-gram, so memory is bounded by hit n-grams. Pass 2 gets the n-grams over
-  ``max_matches`` as a side input and cuts or drops each document (which carries its own hits).
-- *join*: document window hashes are grouped with the benchmark n-grams (``TaggedGroup``: a
-  streamed GroupByKey, so a common phrase's documents are not copied into one list); documents
-  per n-gram are counted at the join key; hits go back to their documents by a second join.
+Common phrases are handled without looking at the run, so a document's fate does not depend on
+how the crawl is split into runs: n-grams shared by many items of one benchmark are template
+text (``max_items_per_ngram``), and phrases listed in ``ignore_ngrams`` (a file made by
+``tools/common_ngrams.py`` from a fixed reference sample) are never indexed. The in-run count of
+documents per n-gram (GPT-3 ``max_matches``) is off by default; see docs/decontaminate.md.
 
-Both feed the same apply step and give the same output. See docs/decontaminate.md.
+Stage shell (below the marker): every worker builds the index once (it must fit
+``side_input_max_bytes``, checked on the driver before any work) and cuts or drops each document
+as it passes - a per-document stage, no shuffle. With ``max_matches`` set, the stage becomes
+two-pass (:class:`stages.base.TwoPass`): the documents' distinct hit n-grams are grouped through
+key files, n-grams in more than ``max_matches`` documents of the run are ignored, and each
+document is then cut with its own list of ignored n-grams. See docs/decontaminate.md.
 """
 from __future__ import annotations
 
@@ -23,13 +25,14 @@ from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple
 
 import apache_beam as beam
 import xxhash
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from stages import ngrams
 from stages.base import Channel, DecideInputs, Decisions, DocRef, RunContext, Stage, TwoPass
-from stages.benchmarks import BenchmarkSource, load_items
+from stages.benchmarks import (BenchmarkSource, ItemError, decode, iter_source, read_bytes,
+                               split_lines)
 from stages.record import Doc, Drop, Verdict
-from stages.settings import StageSection
+from stages.settings import StageSection, resolve_path
 
 STAGE = "decontaminate"
 REASON = "contaminated"
@@ -40,15 +43,27 @@ DEFAULT_BENCHMARKS = (BenchmarkSource(name="gsm8k_sample",
 
 
 class Config(StageSection):
-    # Benchmarks to remove: [{name, path, format: auto|jsonl|json|text, fields, records}].
+    # Benchmarks to remove: [{name, path, format: auto|jsonl|json|text, fields, records,
+    # strip_prefix, item_start, match_parts}]; see stages/benchmarks.py.
     benchmarks: tuple[BenchmarkSource, ...] = DEFAULT_BENCHMARKS
-    # GPT-3 uses 13-grams; items with fewer words but >= min_item_words match as whole items.
+    # GPT-3 uses 13-grams; item texts (and, with match_parts, parts or runs of parts) with
+    # fewer words but >= min_item_words match whole; words are counted after normalisation.
     ngram: int = Field(default=13, ge=2, le=64)
     min_item_words: int = Field(default=8, ge=1)
     # span: cut n-gram + chars_each_side (GPT-3 / NeMo Curator); document: drop on any hit.
     mode: Literal["span", "document"] = "span"
-    # n-grams matching more than this many corpus documents are common phrases: ignored.
-    max_matches: int = Field(default=10, ge=1)
+    # In-run common-phrase cutoff: an n-gram hit in more documents *of this run* is ignored.
+    # Off (null) because the same page would be cut or not depending on how the crawl is split
+    # into runs; ignore_ngrams and max_items_per_ngram decide without looking at the run.
+    max_matches: int | None = Field(default=None, ge=1)
+    # An n-gram (or whole short sequence) in more items than this of one benchmark is template
+    # text (instructions, a test harness), not an item's content: not indexed. Natural text in
+    # the shared benchmarks is shared by at most 5 items; HumanEval's harness by up to 86.
+    max_items_per_ngram: int | None = Field(default=10, ge=1)
+    # Phrases never to match (one per line, '#' comments; normalised like items: every n-gram of
+    # a long phrase, a shorter phrase whole): common n-grams counted in a fixed reference sample
+    # by tools/common_ngrams.py. Path absolute or relative to the project root.
+    ignore_ngrams: str | None = None
     chars_each_side: int = Field(default=200, ge=0)
     min_piece_chars: int = Field(default=200, ge=0)  # pieces shorter than this are dropped
     max_splits: int = Field(default=10, ge=1)  # a document cut into more pieces is dropped
@@ -57,6 +72,14 @@ class Config(StageSection):
     index: Literal["auto", "side_input", "join"] = "auto"
     side_input_max_bytes: int = Field(default=256 << 20, gt=0)  # ~22M n-gram rows
     examples_per_benchmark: int = Field(default=3, ge=0, le=100)
+
+    @field_validator("ignore_ngrams")
+    @classmethod
+    def _check_ignore_file(cls, value: str | None) -> str | None:
+        """Read the phrase file now: a missing or unreadable file fails validate, not a run."""
+        if value is not None:
+            read_phrases(value)
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> "Config":
@@ -68,18 +91,48 @@ class Config(StageSection):
         return self
 
 
+def read_phrases(path: str) -> list[str]:
+    """Non-blank, non-comment lines of an ignore_ngrams file."""
+    location = path if "://" in path else str(resolve_path(path))
+    try:
+        text = decode(read_bytes(location), location)
+    except ItemError as error:
+        where = f", line {error.line}" if error.line is not None else ""
+        raise ValueError(f"ignore_ngrams file {location}{where}: {error.message}") from None
+    except OSError as error:
+        raise ValueError(f"ignore_ngrams file {location}: cannot read "
+                         f"({error.strerror or error})") from None
+    return [line.strip() for line in split_lines(text)
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
 def hash_seed(run_seed: int) -> int:
     """The n-gram hash seed derived from the run seed (documents and index must agree)."""
     return xxhash.xxh3_64_intdigest(b"decontaminate", seed=int(run_seed) & (2**64 - 1))
 
 
+def new_builder(config: Config, seed: int, max_bytes: int | None = None) -> ngrams.IndexBuilder:
+    """An empty builder with the config's matching rules (the ignore list hashed once)."""
+    hashed = hash_seed(seed)
+    ignored = None
+    if config.ignore_ngrams is not None:
+        ignored = ngrams.phrase_hashes(read_phrases(config.ignore_ngrams), config.ngram,
+                                       config.min_item_words, hashed)
+    return ngrams.IndexBuilder(config.ngram, config.min_item_words, hashed, max_bytes,
+                               config.max_items_per_ngram, ignored)
+
+
+def add_source(builder: ngrams.IndexBuilder, source: BenchmarkSource) -> None:
+    builder.add_benchmark(source.name, (item.variants for item in iter_source(source)),
+                          source.match_parts)
+
+
 def index_builder(config: Config, seed: int, max_bytes: int | None = None
                   ) -> ngrams.IndexBuilder:
     """All benchmarks of the config added in config order (over max_bytes: counted only)."""
-    builder = ngrams.IndexBuilder(config.ngram, config.min_item_words, hash_seed(seed),
-                                  max_bytes)
+    builder = new_builder(config, seed, max_bytes)
     for source in config.benchmarks:
-        builder.add_benchmark(source.name, load_items(source))
+        add_source(builder, source)
     return builder
 
 
@@ -89,13 +142,13 @@ def build_index(config: Config, seed: int) -> ngrams.NgramIndex:
 
 
 def source_grams(config: Config, seed: int, bench: int) -> Iterator[tuple[int, tuple[int, int]]]:
-    """Join path: (hash, (benchmark, item)) for every distinct n-gram of one source's items."""
-    source = config.benchmarks[bench]
-    for item, text in enumerate(load_items(source)):
-        grams, _ = ngrams.item_grams(ngrams.normalized_words(text), config.ngram,
-                                     config.min_item_words, hash_seed(seed))
-        for value in grams.tolist():
-            yield ngrams.signed(value), (bench, item)
+    """Join path: (hash, (benchmark, item)) for every indexed n-gram of one source's items
+    (the same rules as the side-input index: every rule is per benchmark or per phrase)."""
+    builder = new_builder(config, seed)
+    add_source(builder, config.benchmarks[bench])
+    index = builder.build()
+    for value, item in zip(index.hashes.tolist(), index.items.tolist()):
+        yield ngrams.signed(value), (bench, item)
 
 
 # ------------------------------------------------------------------ pure core -------------
@@ -112,7 +165,7 @@ class Match(NamedTuple):
 
 
 def find(text: str, index: ngrams.NgramIndex) -> list[Match]:
-    """Every benchmark n-gram (or whole short item) in ``text``, as character spans."""
+    """Every benchmark n-gram (or whole short sequence) in ``text``, as spans of ``text``."""
     words = ngrams.normalize(text)
     out = []
     for hit in index.find(words.words):
@@ -150,41 +203,69 @@ def pieces_between(length: int, regions: list[tuple[int, int]]) -> list[tuple[in
     return out
 
 
+class Removed(NamedTuple):
+    """Characters and whitespace-separated words a document lost."""
+
+    chars: int
+    words: int
+
+
 class Outcome(NamedTuple):
     """What apply_hits decided for one document."""
 
     text: str | None  # new text (None when dropped)
     drop: Drop | None
-    chars_removed: int
+    chars_removed: int  # len(text) - len(kept pieces): cut regions, short pieces, trimmed space
     per_bench: dict[int, int]  # benchmark -> hits
+    # benchmark -> what its own matches alone remove (the whole document if they would drop
+    # it): equals the document's actual loss when one benchmark hit it.
+    removed: dict[int, Removed]
+
+
+def _cut(text: str, matches: list[Match], config: Config) -> tuple[list[str], Drop | None]:
+    """Span mode on one document: the kept pieces, or the reason it is dropped."""
+    regions = cut_regions(((m.start, m.end) for m in matches), len(text), config.chars_each_side)
+    pieces = pieces_between(len(text), regions)
+    if len(pieces) > config.max_splits:
+        return [], Drop(REASON, f"split into {len(pieces)} pieces > {config.max_splits}")
+    kept = [text[lo:hi].strip() for lo, hi in pieces]
+    kept = [piece for piece in kept if len(piece) >= config.min_piece_chars]
+    if not kept:
+        return [], Drop(REASON, "nothing left after cutting")
+    return kept, None
+
+
+def _removed(text: str, kept: list[str], words: int) -> Removed:
+    """What a document lost: everything not in a kept piece (cuts, short pieces, trimming)."""
+    return Removed(len(text) - sum(len(p) for p in kept),
+                   words - sum(len(p.split()) for p in kept))
 
 
 def apply_hits(text: str, matches: list[Match], config: Config) -> Outcome:
     """Cut (span mode) or drop (document mode) a document given its non-ignored matches."""
     per_bench: Counter = Counter(b for m in matches for b in m.benches)
     if not matches:
-        return Outcome(text, None, 0, {})
+        return Outcome(text, None, 0, {}, {})
+    words = len(text.split())
     if config.mode == "document":
+        whole = Removed(len(text), words)
         return Outcome(None, Drop(REASON, f"{len(matches)} benchmark n-gram hits"), len(text),
-                       dict(per_bench))
-    regions = cut_regions(((m.start, m.end) for m in matches), len(text), config.chars_each_side)
-    pieces = pieces_between(len(text), regions)
-    if len(pieces) > config.max_splits:
-        return Outcome(None, Drop(REASON, f"split into {len(pieces)} pieces > {config.max_splits}"),
-                       len(text), dict(per_bench))
-    kept = [text[lo:hi].strip() for lo, hi in pieces]
-    kept = [piece for piece in kept if len(piece) >= config.min_piece_chars]
-    if not kept:
-        return Outcome(None, Drop(REASON, "nothing left after cutting"), len(text),
-                       dict(per_bench))
-    new_text = config.piece_separator.join(kept)
-    return Outcome(new_text, None, len(text) - sum(len(p) for p in kept), dict(per_bench))
+                       dict(per_bench), {bench: whole for bench in per_bench})
+    kept, drop = _cut(text, matches, config)
+    total = _removed(text, kept, words)
+    removed = {}
+    for bench in sorted(per_bench):
+        own = [m for m in matches if bench in m.benches]
+        removed[bench] = total if len(own) == len(matches) else \
+            _removed(text, _cut(text, own, config)[0], words)
+    new_text = config.piece_separator.join(kept) if drop is None else None
+    return Outcome(new_text, drop, total.chars, dict(per_bench), removed)
 
 
 def decontaminate_text(text: str, index: ngrams.NgramIndex, config: Config,
                        ignored: frozenset[int] = frozenset()) -> Outcome:
-    """The whole rule for one text without Beam (the tests' entry point; the stage itself keeps
-    the matches for its report and calls find/apply_hits in two passes)."""
+    """The whole rule for one text without Beam: find, leave out ``ignored`` hashes (an in-run
+    max_matches count, when one is used), then cut or drop."""
     matches = [m for m in find(text, index) if m.hash not in ignored]
     return apply_hits(text, matches, config)
 
@@ -246,6 +327,8 @@ class ContaminationReport(beam.CombineFn):
         c = config
         self.static = {"index_path": "side_input", "mode": c.mode, "ngram": c.ngram,
                        "min_item_words": c.min_item_words, "max_matches": c.max_matches,
+                       "max_items_per_ngram": c.max_items_per_ngram,
+                       "ignore_ngrams": c.ignore_ngrams,
                        "chars_each_side": c.chars_each_side, "min_piece_chars": c.min_piece_chars,
                        "max_splits": c.max_splits,
                        "index": {"ngrams": builder.rows, "bytes": builder.nbytes,
@@ -265,13 +348,7 @@ class ContaminationReport(beam.CombineFn):
         dropped = result.drop is not None
         for bench in sorted(result.per_bench):
             own = [m for m in matches if bench in m.benches]
-            if dropped:
-                chars, words = len(text), len(text.split())
-            else:
-                regions = cut_regions(((m.start, m.end) for m in own), len(text),
-                                      self.config.chars_each_side)
-                chars = sum(hi - lo for lo, hi in regions)
-                words = sum(len(text[lo:hi].split()) for lo, hi in regions)
+            chars, words = result.removed[bench]
             row = acc["stats"].setdefault(bench, [0, 0, 0, 0])
             for i, value in enumerate((1, int(dropped), chars, words)):
                 row[i] += value

@@ -81,3 +81,17 @@ class WriteSingleJson(beam.PTransform):
 
         path = self.path
         return value | "write json" >> beam.Map(lambda v: write_json(path, v) or path)
+
+
+def run_one_stage(spec: Any, config: Any, docs: list, tmp: Path, report: str,
+                  overrides: list[str] = ()) -> tuple[list, list, dict]:
+    """One stage alone through the real shell: kept documents (``id, text, meta``), rejected
+    records (``doc.id, reason``) and the stage's report ``report``."""
+    from types import SimpleNamespace
+
+    out = run_docs(docs, [(spec, config)], tmp, overrides=list(overrides))
+    kept = [SimpleNamespace(id=r["id"], text=r["text"], meta=json.loads(r["meta"]))
+            for r in out["kept"]]
+    rejected = [SimpleNamespace(doc=SimpleNamespace(id=r["id"]), reason=r["reason"])
+                for r in out["rejected"]]
+    return kept, rejected, out["summary"]["reports"][spec.name][report]

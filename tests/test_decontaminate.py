@@ -7,16 +7,18 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
-from pipeline.config import DEMO_INPUT, ConfigError, load_config
+from pipeline.config import DEMO_INPUT, ConfigError
 from pipeline.registry import available_stages
 from stages import ngrams
 from stages.benchmarks import BenchmarkSource, detect_format, iter_items, load_items, values_at
 from stages.decontaminate import (REASON, Config, build_index, cut_regions,
                                   decontaminate_text, find, hash_seed, pieces_between)
 from stages.record import Doc
-from tests.conftest import PROJECT, shared_path
+from tests.helpers import run_one_stage
+from tests.conftest import PROJECT, SHARED_DATA, shared_path
 from tests.helpers import assert_conserved, rows, run
 
 GSM = ("Janet\u2019s ducks lay 16 eggs per day. She eats three for breakfast every morning and "
@@ -183,19 +185,35 @@ def test_nested_path_list_of_fields_and_line() -> None:
                                                                         {"question": "q2"}]},
                                                  {"context": "c2", "qas": []}]},
                                  {"paragraphs": [{"context": "c3"}]}]})
-    assert list(iter_items(squad, "json", "data[].paragraphs[].context")) == ["c1", "c2", "c3"]
-    assert list(iter_items(squad, "json", "data[].paragraphs[].qas[].question")) == ["q1", "q2"]
-    assert list(iter_items(squad, "json", ("context", "qas[].question"),
-                           records="data[].paragraphs[]")) == ["c1 q1 q2", "c2", "c3"]
+    def texts(*args, **kwargs) -> list[str]:
+        return [item.text for item in iter_items(*args, **kwargs)]
+
+    assert texts(squad, "json", "data[].paragraphs[].context") == ["c1", "c2", "c3"]
+    assert texts(squad, "json", "data[].paragraphs[].qas[].question") == ["q1", "q2"]
+    assert texts(squad, "json", ("context", "qas[].question"),
+                 records="data[].paragraphs[]") == ["c1 q1 q2", "c2", "c3"]
     arc = '{"query": "Q: why?", "choices": ["a b", "c"], "gold": 1}\n\n{"query": "x"}\n'
-    assert list(iter_items(arc, "jsonl", ("query", "choices[]"))) == ["Q: why? a b c", "x"]
-    assert list(iter_items(arc, "jsonl", "choices[1]")) == ["c"]
-    assert list(iter_items(arc, "jsonl", "line")) == [arc.splitlines()[0], '{"query": "x"}']
+    assert texts(arc, "jsonl", ("query", "choices[]")) == ["Q: why? a b c", "x"]
+    # each value is one part; [*] makes one variant per value
+    assert [i.variants for i in iter_items(arc, "jsonl", ("query", "choices[]"))] == \
+        [(("Q: why?", "a b", "c"),), (("x",),)]
+    assert [i.variants for i in iter_items(arc, "jsonl", ("query", "choices[*]"))] == \
+        [(("Q: why?", "a b"), ("Q: why?", "c")), (("x",),)]
+    assert texts(arc, "jsonl", ("query", "choices[*]"), strip_prefix="Q: ") == ["why? a b", "x"]
+    assert texts(arc, "jsonl", "choices[1]") == ["c"]
+    assert texts(arc, "jsonl", "line") == [arc.splitlines()[0], '{"query": "x"}']
     text = " = Title = \n \n Para one .\n Para two .\n\n\nAfter gap\n"
-    assert list(iter_items(text, "text", "line")) == [" = Title = ", " Para one .", " Para two .",
-                                                     "After gap"]
-    assert len(list(iter_items(text, "text", "paragraphs"))) == 3
-    assert list(iter_items(text, "text", "document")) == [text]
+    assert texts(text, "text", "line") == [" = Title = ", " Para one .", " Para two .",
+                                           "After gap"]
+    paragraphs = list(iter_items(text, "text", "paragraphs"))
+    assert [i.variants for i in paragraphs] == [((" = Title = ",),),
+                                                ((" Para one .", " Para two ."),),
+                                                (("After gap",),)]
+    assert texts(text, "text", "document") == [" = Title =   Para one .  Para two . After gap"]
+    crlf = "Label: one\r\nmore\r\rLabel: two\rLabel: three\r\n"
+    assert [i.variants for i in iter_items(crlf, "text", "paragraphs", item_start="Label:",
+                                           strip_prefix="Label: ")] == \
+        [(("one", "more"),), (("two",),), (("three",),)]
     assert list(values_at({"a": [{"b": 1}, {"c": 2}]}, "a[].b")) == [1]
     with pytest.raises(ValueError):
         list(iter_items(text, "text", "question"))
@@ -209,7 +227,7 @@ def test_compressed_files_and_format_detection(tmp_path: Path) -> None:
     (tmp_path / "b.jsonl.bz2").write_bytes(bz2.compress(lines))
     for name in ("b.jsonl.gz", "b.jsonl.bz2"):
         source = BenchmarkSource(name="b", path=str(tmp_path / name), fields="q")
-        assert load_items(source) == ["item 0", "item 1", "item 2"]
+        assert [item.text for item in load_items(source)] == ["item 0", "item 1", "item 2"]
     assert [detect_format(p) for p in ("a.json", "a.JSONL.gz", "a.txt.bz2", "x")] == \
         ["json", "jsonl", "text", "text"]
     relative = BenchmarkSource(name="b", path="configs/benchmarks/gsm8k_test_sample.jsonl")
@@ -218,7 +236,7 @@ def test_compressed_files_and_format_detection(tmp_path: Path) -> None:
 
 def test_bundled_sample_holds_the_demo_item() -> None:
     items = load_items(Config().benchmarks[0])
-    assert len(items) == 20 and items[0].startswith("Janet\u2019s ducks lay 16 eggs per day")
+    assert len(items) == 20 and items[0].text.startswith("Janet\u2019s ducks lay 16 eggs per day")
 
 
 EXPECTED_ITEMS = {"gsm8k": 1319, "humaneval": 164, "nq_open": 3610, "squad_v2_contexts": 646,
@@ -226,36 +244,37 @@ EXPECTED_ITEMS = {"gsm8k": 1319, "humaneval": 164, "nq_open": 3610, "squad_v2_co
                   "winogrande": 1267, "lambada": 5153}
 
 
+def shared_benchmarks() -> Config:
+    """configs/benchmarks_all.yaml with its ../shared/data paths taken from SHARED_DATA (a
+    worktree's ../shared may not exist); skips when the shared benchmarks are absent."""
+    shared_path("benchmarks")
+    section = yaml.safe_load((PROJECT / "configs" / "benchmarks_all.yaml").read_text())
+    sources = section["decontaminate"]["benchmarks"]
+    for source in sources:
+        source["path"] = source["path"].replace("../shared/data", str(SHARED_DATA))
+    return Config(benchmarks=sources)
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED_ITEMS) + ["wikitext2"])
 def test_every_shared_benchmark_loads_with_its_spec(name: str) -> None:
-    shared_path("benchmarks")
-    config = load_config(PROJECT / "configs" / "benchmarks_all.yaml").decontaminate
+    config = shared_benchmarks()
     source = next(s for s in config.benchmarks if s.name == name)
-    shared_path("benchmarks", Path(source.path).name)
     items = load_items(source)
+    texts = [item.text for item in items]
     if name in EXPECTED_ITEMS:  # item counts from ../shared/data/benchmarks/PROVENANCE.md
         assert len(items) == EXPECTED_ITEMS[name]
     else:
-        assert len(items) > 2000 and any("Robert <unk> is an English film" in i for i in items)
-    assert all(isinstance(i, str) and i.strip() for i in items)
-    assert sum(len(ngrams.normalized_words(i)) >= 8 for i in items) > len(items) / 2
+        assert len(items) > 2000 and any("Robert <unk> is an English film" in t for t in texts)
+    assert all(part.strip() for item in items for variant in item.variants for part in variant)
+    assert sum(len(ngrams.normalized_words(t)) >= 8 for t in texts) > len(items) / 2
 
 
 # ------------------------------------------------------------------ Beam ------------------
 
 def _run_stage(config: Config, docs: list[Doc], tmp: Path) -> tuple[list, list, dict]:
-    """The stage alone through the real shell: kept docs, rejected records, the report."""
-    from types import SimpleNamespace
-
     from stages.decontaminate import SPEC
-    from tests.helpers import run_docs
 
-    out = run_docs(docs, [(SPEC, config)], tmp, overrides=["run.seed=5"])
-    kept = [SimpleNamespace(id=r["id"], text=r["text"], meta=json.loads(r["meta"]))
-            for r in out["kept"]]
-    rejected = [SimpleNamespace(doc=SimpleNamespace(id=r["id"]), reason=r["reason"])
-                for r in out["rejected"]]
-    return kept, rejected, out["summary"]["reports"]["decontaminate"]["contamination"]
+    return run_one_stage(SPEC, config, docs, tmp, "contamination", ["run.seed=5"])
 
 
 def test_beam_max_matches_ignores_common_ngrams(tmp_path: Path) -> None:

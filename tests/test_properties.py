@@ -25,7 +25,8 @@ def test_normalised_words_point_back_at_their_characters(text: str) -> None:
     words = ngrams.normalize(text)
     assert len(words.words) == len(words.starts) == len(words.ends)
     for word, start, end in zip(*words):
-        assert text[start:end].lower() == word and word
+        # the span's own normal form holds the word (NFKC may split or join characters)
+        assert word and word in "".join(ngrams.normalized_words(text[start:end]))
     assert words.words == ngrams.normalized_words(text)
 
 
