@@ -12,7 +12,8 @@ A source names a file, its format and a *field spec* saying where the text is:
 
 Records are JSONL lines, or for ``json`` the whole file (or each element of ``records``, a
 path such as ``data[].paragraphs[]``). ``.gz`` / ``.bz2`` are read by suffix. Relative paths
-are resolved against the project root, so configs work from any working directory.
+are resolved against the config file's folder (``stages.settings``), so configs work from any
+working directory.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from typing import Any, Iterable, Iterator, Literal, Union
 
 from pydantic import Field, field_validator
 
-from stages.settings import Section, resolve_path
+from stages.settings import ResourcePath, Section, resolve_path
 
 WHOLE = ("line", "paragraphs", "document")
 Format = Literal["auto", "jsonl", "json", "text"]
@@ -37,7 +38,7 @@ class BenchmarkSource(Section):
     """One benchmark file and where its text is."""
 
     name: str = Field(min_length=1)
-    path: str = Field(min_length=1)
+    path: ResourcePath = Field(min_length=1)
     format: Format = "auto"
     fields: FieldSpec = "line"
     records: str | None = None  # json only: path to the list of records, e.g. data[]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from functools import cache, partial
 from typing import Annotated, Callable, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from stages.base import PerDocumentStage
 from stages.record import Doc, Drop
@@ -46,6 +46,13 @@ class Config(StageSection):
     max_chars: int = Field(default=2000, ge=0)
     # Empty or whitespace-only text gets lang "und": reject it as language_no_text?
     reject_no_text: bool = True
+
+    @model_validator(mode="after")
+    def _keeps_something(self) -> "Config":
+        if self.keep == []:
+            raise ValueError("keep: [] would reject every document; name languages (e.g. [en]) "
+                             "or write keep: all")
+        return self
 
 
 Classifier = Callable[[str], "tuple[str, float]"]

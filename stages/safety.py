@@ -25,14 +25,15 @@ from pydantic import Field
 from stages import blocklists as bl
 from stages.base import PerDocumentStage
 from stages.record import Doc, Drop
-from stages.settings import Section, StageSection
+from stages.settings import (OptionalResourcePath, OutputPath, ResourcePath, Section,
+                             StageSection)
 
 STAGE = "safety"
 
 
 class DomainListConfig(Section):
-    # Relative paths resolve against the project root (the folder holding configs/).
-    path: str
+    # Relative paths resolve against the config file's folder (stages/settings.py).
+    path: ResourcePath
     # lines: one domain or URL per line ('#' comments, optional .gz); ut1: .tar.gz of
     # <category>/domains and <category>/urls (flat top-level domains/urls = no category).
     format: Literal["lines", "ut1"] = "lines"
@@ -43,9 +44,9 @@ class DomainListConfig(Section):
 class UrlWordsConfig(Section):
     enabled: bool = True
     # datatrove (FineWeb) URLFilter lists; terms are lower-cased and squashed to [a-z0-9].
-    hard_lists: list[str] = ["configs/lists/url/banned_words.txt"]
-    soft_lists: list[str] = ["configs/lists/url/soft_banned_words.txt"]
-    subword_lists: list[str] = ["configs/lists/url/banned_subwords.txt"]
+    hard_lists: list[ResourcePath] = ["configs/lists/url/banned_words.txt"]
+    soft_lists: list[ResourcePath] = ["configs/lists/url/soft_banned_words.txt"]
+    subword_lists: list[ResourcePath] = ["configs/lists/url/banned_subwords.txt"]
     # Distinct soft words among the URL's tokens needed to reject (datatrove default 2).
     soft_threshold: int = Field(default=2, ge=1)
 
@@ -54,9 +55,9 @@ class TextWordsConfig(Section):
     enabled: bool = True
     # LDNOOBW language files to load; CJK/Thai terms match as substrings, others at word boundaries.
     languages: list[str] = ["en", "zh"]
-    list_path: str = "configs/lists/ldnoobw/{lang}"
+    list_path: ResourcePath = "configs/lists/ldnoobw/{lang}"
     # Terms named here count as soft; every other term of the language list is hard.
-    soft_list_path: str = "configs/lists/soft/{lang}.txt"
+    soft_list_path: OptionalResourcePath = "configs/lists/soft/{lang}.txt"
     # auto: doc.text when present, else visible text of the HTML; html_visible / text: only that.
     text_source: Literal["auto", "html_visible", "text", "skip"] = "auto"
     # Bytes of HTML (or UTF-8 chars of text) scanned; bounds the cost of huge pages.
@@ -76,9 +77,27 @@ class Config(StageSection):
     hash_seed: int = Field(default=0x5AFE, ge=0, lt=2**64)
     # Cache built hash arrays as .npz next to each list (or in cache_dir if that is read-only).
     cache: bool = True
-    cache_dir: str | None = None
+    cache_dir: OutputPath | None = None
     url_words: UrlWordsConfig = UrlWordsConfig()
     text_words: TextWordsConfig = TextWordsConfig()
+
+    def check_resources(self) -> None:
+        """Before any work (pipeline.resources): load each domain list as the stage will, so a
+        plain list declared `format: ut1` (or a broken archive) fails naming its key."""
+        for index, item in enumerate(self.domain_lists):
+            try:
+                bl.load_domain_list(_list_spec(item), self.hash_seed, cache=self.cache,
+                                    cache_dir=self.cache_dir)
+            except Exception as error:  # noqa: BLE001 - tarfile, gzip, OS errors alike
+                why = str(error).splitlines()[0] if str(error) else ""
+                raise ValueError(f"domain_lists.{index}: cannot load {item.path} as format "
+                                 f"{item.format} (lines | ut1): {type(error).__name__}: {why}"
+                                 ) from None
+
+
+def _list_spec(item: DomainListConfig) -> bl.ListSpec:
+    categories = tuple(item.categories) if isinstance(item.categories, list) else item.categories
+    return bl.ListSpec(item.path, item.format, categories)
 
 
 # --------------------------------------------------------------------------- visible text
@@ -153,9 +172,8 @@ class SafetyRules:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.domain_lists = [
-            bl.load_domain_list(bl.ListSpec(d.path, d.format, tuple(d.categories)
-                                            if isinstance(d.categories, list) else d.categories),
-                                config.hash_seed, cache=config.cache, cache_dir=config.cache_dir)
+            bl.load_domain_list(_list_spec(d), config.hash_seed, cache=config.cache,
+                                cache_dir=config.cache_dir)
             for d in config.domain_lists]
         uw = config.url_words
         self.url_words = (bl.UrlWordRules(_read_terms(uw.hard_lists), _read_terms(uw.soft_lists),

@@ -27,15 +27,18 @@ from typing import Any, Iterable, Literal, Sequence
 import apache_beam as beam
 import xxhash
 from apache_beam.io.filesystems import FileSystems
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from stages import token_shards
 from stages.base import DEAD_LETTER, KEPT, REJECTED, BatchStageDoFn, StageOutputs
 from stages.record import Doc
-from stages.settings import Section, StageSection, resolve_path
+from stages.settings import ResourcePath, Section, StageSection, resolve_path
 
 STAGE = "tokenize"
 MODEL_ARTEFACT = "tokenizer.model"
+
+
+SPECIAL_PIECES = 3  # <unk>, <s>, </s> (SentencePiece's defaults; no <pad>)
 
 
 class TrainConfig(Section):
@@ -63,11 +66,26 @@ class TrainConfig(Section):
     normalization: Literal["identity", "nmt_nfkc", "nfkc", "nmt_nfkc_cf", "nfkc_cf"] = "identity"
     remove_extra_whitespaces: bool = False
 
+    @model_validator(mode="after")
+    def _trainable(self) -> "TrainConfig":
+        """SentencePiece needs a piece for each of <unk>, <s>, </s>, each of the 256 bytes
+        (byte_fallback) and each character of the text before it learns any merge; a smaller
+        vocab_size fails in training, after dedup and decontamination ran. Refuse it here."""
+        floor = SPECIAL_PIECES + (256 if self.byte_fallback else 0) + 1
+        if self.vocab_size < floor:
+            raise ValueError(
+                f"vocab_size {self.vocab_size} is below what SentencePiece can train with "
+                f"byte_fallback={str(self.byte_fallback).lower()}: {SPECIAL_PIECES} special pieces"
+                f"{' + 256 byte pieces' if self.byte_fallback else ''} + one per distinct "
+                f"character of the text (a 200-line English sample needed 42, Chinese text "
+                f"needs thousands), so at least {floor}")
+        return self
+
 
 class Config(StageSection):
-    # Path to a SentencePiece .model (absolute, or relative to the project root), or null to
+    # Path to a SentencePiece .model (relative: to the config file's folder), or null to
     # train one on the cleaned text (see `train`).
-    model: str | None = None
+    model: ResourcePath | None = None
     train: TrainConfig = TrainConfig()
     # Documents per sp.encode call (batched encode is faster than one call per document).
     batch_size: int = Field(default=256, ge=1, le=100_000)

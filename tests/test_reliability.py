@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import PROJECT
 
-DEMO = PROJECT / "tools" / "demo" / "demo_shard.jsonl.gz"
+DEMO = PROJECT / "configs" / "demo" / "demo_shard.jsonl.gz"
 
 
 def _start(output: Path, *extra: str) -> subprocess.Popen:

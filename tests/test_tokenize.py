@@ -25,7 +25,7 @@ from stages import token_shards, tokenize
 from stages.record import Doc
 from tests.conftest import PROJECT, shared_path
 
-DEMO = PROJECT / "tools" / "demo" / "demo_shard.jsonl.gz"
+DEMO = PROJECT / "configs" / "demo" / "demo_shard.jsonl.gz"
 SMALL_TRAIN = tokenize.TrainConfig(vocab_size=2000)
 
 
