@@ -245,7 +245,10 @@ def _resolve_value(annotation: Any, value: Any, base: Path, metadata: Any = ()) 
     kind = path_kind(metadata)
     if kind is not None:
         if isinstance(value, str) and not value.startswith(REQUIRED):
-            return absolute(value, base)
+            try:
+                return absolute(value, base)
+            except ValueError:
+                return value  # validation reports it, naming the key
         return value
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
@@ -348,15 +351,15 @@ def _apply_override(data: dict, path: list[str], value: Any) -> None:
     dotted = ".".join(path)
     for depth, part in enumerate(path[:-1]):
         child = node[int(part)] if isinstance(node, list) else node.get(part)
-        if child is None and path[depth + 1].isdigit():
+        if child is None:
             try:
                 child = _defaults_at(path[:depth + 1])
             except (KeyError, IndexError, ValueError, TypeError):
                 child = None
             if isinstance(child, list):
                 node[part] = child
-        if child is None:
-            child = node.setdefault(part, {})
+            else:
+                child = node.setdefault(part, {})
         if not isinstance(child, (dict, list)):
             raise ConfigError(f"--set {dotted}: {part} is not a section or a list")
         if isinstance(child, list) and not path[depth + 1].isdigit():

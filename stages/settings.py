@@ -63,7 +63,7 @@ def bundled_path(name: str) -> Path:
     """The shipped file ``name`` (its path in the repository, e.g. ``configs/default.yaml``)."""
     relative = Path(name.removeprefix(BUNDLED))
     if relative.is_absolute() or ".." in relative.parts:
-        raise ValueError(f"{BUNDLED}{name}: a bundled name is a path inside the package "
+        raise ValueError(f"{BUNDLED}{name.removeprefix(BUNDLED)}: a bundled name is a path inside the package "
                          "(e.g. bundled:configs/lists/domains/demo.txt)")
     return bundled_root() / relative
 
