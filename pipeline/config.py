@@ -15,8 +15,11 @@ values from ``--set``/``--input``/``--output`` against the current directory (se
 """
 from __future__ import annotations
 
+import copy
 import os
+import types
 import typing
+from functools import cache
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
@@ -40,6 +43,7 @@ MAX_ALIAS_EXPANSION = 10_000  # nodes aliases may add beyond those the file spel
 MAX_EXTENDS = 16
 MAX_SHOWN_CHARS = 200  # of one value quoted in an error
 MAX_SHOWN_ERRORS = 25
+UNIONS = (typing.Union, types.UnionType)
 
 
 class ConfigError(ValueError):
@@ -85,8 +89,10 @@ class RunConfig(Section):
     malloc_arenas: int = Field(default=2, ge=0, le=64)
 
 
+@cache
 def _config_model() -> type[Section]:
-    """The root model: input/output/run plus one section per stage module present."""
+    """The root model: input/output/run plus one section per stage module present (built once:
+    the stage list is fixed in code)."""
     from pipeline.report.config import ReportConfig
 
     stage_fields: dict[str, Any] = {
@@ -273,7 +279,7 @@ def _resolve_value(annotation: Any, value: Any, base: Path, metadata: Any = ()) 
         if not isinstance(value, dict) or len(args) != 2:
             return value
         return {key: _resolve_value(args[1], item, base) for key, item in value.items()}
-    if args and (origin is typing.Union or type(annotation).__name__ == "UnionType"):
+    if args and origin in UNIONS:
         for arm in args:  # the first arm that changes the value is the one that applies
             resolved = _resolve_value(arm, value, base)
             if resolved is not value:
@@ -309,6 +315,12 @@ def _iter_value(annotation: Any, value: Any, key: str, owner: BaseModel,
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
         yield from _iter_value(args[0], value, key, owner, args[1:])
+    elif origin in UNIONS:
+        for arm in args:  # the arm whose shape matches the value
+            found = list(_iter_value(arm, value, key, owner))
+            if found:
+                yield from found
+                return
     elif isinstance(value, (list, tuple)) and args:
         fixed = origin is tuple and not (len(args) == 2 and args[1] is Ellipsis)
         for index, item in enumerate(value):
@@ -317,12 +329,6 @@ def _iter_value(annotation: Any, value: Any, key: str, owner: BaseModel,
     elif isinstance(value, dict) and len(args) == 2:
         for name, item in value.items():
             yield from _iter_value(args[1], item, f"{key}.{name}", owner)
-    elif args and value is not None:  # a union: the arm whose shape matches the value
-        for arm in args:
-            found = list(_iter_value(arm, value, key, owner))
-            if found:
-                yield from found
-                return
 
 
 # --------------------------------------------------------------------------- files and overrides
@@ -337,11 +343,16 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return key.strip().split("."), value
 
 
+@cache
+def _defaults() -> dict:
+    return _config_model()().model_dump(mode="json")
+
+
 def _defaults_at(path: list[str]) -> Any:
-    node: Any = _config_model()().model_dump(mode="json")
+    node: Any = _defaults()
     for part in path:
         node = node[int(part)] if isinstance(node, list) else node[part]
-    return node
+    return copy.deepcopy(node)
 
 
 def _apply_override(data: dict, path: list[str], value: Any) -> None:
@@ -460,7 +471,7 @@ def _annotation_at(annotation: Any, part: str) -> tuple[Any, Any]:
         return args[0], ()
     if origin is dict and len(args) == 2:
         return args[1], ()
-    if args:  # a union: the first arm that has this key
+    if origin in UNIONS:  # the first arm that has this key
         for arm in args:
             found = _annotation_at(arm, part)
             if found[0] is not None:

@@ -218,10 +218,13 @@ def test_bad_model_path_is_a_config_error(tmp_path: Path) -> None:
         load_config(None, [f"tokenize.model={tmp_path / 'missing.model'}"])
 
 
-def test_relative_model_path_resolves_to_project(llama_bytes: bytes) -> None:
+def test_relative_model_path_resolves_against_the_config_file(llama_bytes: bytes,
+                                                              tmp_path: Path) -> None:
     shared = shared_path("tokenizers", "llama2_tokenizer.model")
-    relative = os.path.relpath(shared, PROJECT)
-    config = tokenize.Config(model=str(relative))
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "c.yaml").write_text(
+        f"tokenize: {{model: {os.path.relpath(shared, tmp_path / 'cfg')}}}\n")
+    config = load_config(tmp_path / "cfg" / "c.yaml").tokenize
     assert tokenize.read_model_bytes(config.model) == llama_bytes
 
 
