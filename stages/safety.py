@@ -96,6 +96,7 @@ class Config(StageSection):
 
 
 def _list_spec(item: DomainListConfig) -> bl.ListSpec:
+    """As SafetyRules builds it."""
     categories = tuple(item.categories) if isinstance(item.categories, list) else item.categories
     return bl.ListSpec(item.path, item.format, categories)
 
@@ -172,8 +173,9 @@ class SafetyRules:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.domain_lists = [
-            bl.load_domain_list(_list_spec(d), config.hash_seed, cache=config.cache,
-                                cache_dir=config.cache_dir)
+            bl.load_domain_list(bl.ListSpec(d.path, d.format, tuple(d.categories)
+                                            if isinstance(d.categories, list) else d.categories),
+                                config.hash_seed, cache=config.cache, cache_dir=config.cache_dir)
             for d in config.domain_lists]
         uw = config.url_words
         self.url_words = (bl.UrlWordRules(_read_terms(uw.hard_lists), _read_terms(uw.soft_lists),
