@@ -329,8 +329,7 @@ def test_disabled_sections_and_optional_files_need_nothing(tmp_path: Path) -> No
                                 "decontaminate.enabled=false",
                                 "decontaminate.benchmarks.0.name=x"])
     check_resources(config)
-    write(tmp_path / "c.yaml", "safety:\n  enabled: false\n  domain_lists: [{path: none.txt}]\n"
-          "  text_words: {languages: [de], list_path: 'words/{lang}'}\n")
+    write(tmp_path / "c.yaml", "safety:\n  enabled: false\n  domain_lists: [{path: none.txt}]\n")
     check_resources(load_config(tmp_path / "c.yaml"))
     # soft lists are optional: a language with a hard list only is fine
     write(tmp_path / "d.yaml", "safety:\n  text_words: {languages: [de], list_path: 'words/{lang}'}\n")
