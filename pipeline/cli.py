@@ -2,6 +2,9 @@
 
 ``run`` takes the pipeline's own flags; every other flag is a Beam pipeline option and passes
 through untouched (``--runner DataflowRunner --project ...``), after a check that Beam knows it.
+``validate`` and ``run`` check the config, the Beam flags and every file the config names
+(:func:`pipeline.resources.check_resources`) before any work; a config error exits 2, Ctrl-C
+exits 130 with one line.
 """
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ from typing import Callable
 
 from pipeline.config import ConfigError, load_config
 
+EXIT_CONFIG, EXIT_EVIDENCE, EXIT_INTERRUPTED = 2, 3, 130  # 130 = 128 + SIGINT, the shell's convention
+
 EPILOG_RUN = """\
 Beam options pass through, e.g.:
   --direct_num_workers 2 --direct_running_mode multi_processing      (local, 2 processes)
@@ -23,7 +28,8 @@ Without --runner the in-process FnApiRunner is used (nothing is downloaded).
 
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="YAML config (default: configs/default.yaml)")
+    parser.add_argument("--config", help="YAML config file, or the name of a bundled one: "
+                        "default (the demo, used when omitted), production, zh_web")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config value, e.g. --set quality.min_words=40 (repeatable)")
 
@@ -32,14 +38,36 @@ def _load(args: argparse.Namespace, **direct: object):
     return load_config(args.config, args.overrides, **direct)
 
 
+def _checked(args: argparse.Namespace, beam_args: list[str], **direct: object):
+    """The config, validated with the Beam flags and every file it names (exit 2 otherwise)."""
+    from pipeline.options import beam_options
+    from pipeline.resources import check_resources
+
+    config = _load(args, **direct)
+    check_resources(config, beam_options(beam_args))
+    return config
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("pretrain-pipeline")
+    except PackageNotFoundError:
+        return "unknown (not installed; run `pip install .`)"
+
+
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipeline.run import run_pipeline
     from stages.progress import enable
 
     if args.progress > 0:
         enable(args.progress)
-    config = _load(args, **{"input.paths": args.input or None, "output.path": args.output,
-                            "output.overwrite": True if args.overwrite else None})
+    config = _checked(args, beam_args, **{"input.paths": args.input or None,
+                                          "output.path": args.output,
+                                          "output.overwrite": True if args.overwrite else None})
+    _note_demo_resources(config)
     summary = run_pipeline(config, beam_args, resume=args.resume)
     if summary.get("dry_run"):
         print(f"dry run: job built for {summary['files']} input file(s) through "
@@ -63,12 +91,22 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     return 0 if cons["holds"] else 3
 
 
-def cmd_validate(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from pipeline.options import beam_options
+def _note_demo_resources(config: object) -> None:
+    """One line when bundled demo lists stand in for real ones (the input shard is announced
+    with the input)."""
+    from pipeline.resources import demo_resources
 
-    config = _load(args)
-    beam_options(beam_args)
+    used = [item for item in demo_resources(config) if not item["key"].startswith("input.")]
+    if used:
+        print("note: demo resources in use: " + "; ".join(
+            f"{item['key']} = {item['description']}" for item in used) +
+            " (for a real crawl: --config production)", file=sys.stderr)
+
+
+def cmd_validate(args: argparse.Namespace, beam_args: list[str]) -> int:
+    config = _checked(args, beam_args)
     print(json.dumps(config.model_dump(mode="json"), indent=2, sort_keys=True))
+    _note_demo_resources(config)
     return 0
 
 
@@ -105,6 +143,7 @@ def verbs() -> list[Verb]:
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Verb]]:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
+    parser.add_argument("--version", action="version", version=f"pretrain-pipeline {version()}")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     table = {}
     for verb in verbs():
@@ -131,7 +170,20 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args, extra)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     except EvidenceError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 3
+        return EXIT_EVIDENCE
+    except KeyboardInterrupt:
+        _quiet_interrupt()
+        print(f"interrupted: {args.verb} stopped by Ctrl-C", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _quiet_interrupt() -> None:
+    """After Ctrl-C: no more logging from threads Beam is tearing down, and a second Ctrl-C
+    during shutdown ends the process without another traceback."""
+    import signal
+
+    logging.disable(logging.CRITICAL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -5,7 +5,8 @@ never pick a runner that downloads something or loses data.
   attempt to download Prism).
 - ``--runner DirectRunner``: mapped to FnApiRunner for the same reason (logged).
 - ``--direct_running_mode multi_threading``: refused; it silently drops elements in Beam 2.77.
-- Any flag no registered PipelineOptions class knows is an error naming it.
+- Any flag no registered PipelineOptions class knows is an error naming it, and so is a
+  ``--runner`` Beam cannot create (checked by creating it: nothing is submitted).
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import importlib
 import logging
 
 from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions,
-                                                  StandardOptions, _BeamArgumentParser)
+                                                  PortableOptions, StandardOptions,
+                                                  _BeamArgumentParser)
 
 from pipeline.config import ConfigError
 
@@ -75,7 +77,34 @@ def beam_options(beam_args: list[str]) -> PipelineOptions:
     if direct.direct_running_mode not in RUNNING_MODES:
         raise ConfigError(f"--direct_running_mode {direct.direct_running_mode}: allowed values are "
                           f"{', '.join(RUNNING_MODES)} (multi_threading loses elements in Beam 2.77)")
+    check_runner(str(standard.runner))
     return options
+
+
+def check_runner(name: str) -> None:
+    """Create the runner Beam would create (cheap: nothing is submitted), so a misspelt or
+    uninstalled runner fails here naming the flag, not after the output folder was prepared."""
+    if name == LOCAL_RUNNER:
+        return
+    from apache_beam.runners.runner import create_runner
+
+    try:
+        create_runner(name)
+    except (ValueError, ImportError, AttributeError) as error:
+        raise ConfigError(f"--runner {name}: Beam cannot create this runner: {error}") from None
+
+
+def remote_workers(options: PipelineOptions) -> str | None:
+    """The runner's name when its workers cannot read this machine's files (Dataflow, or a
+    portable runner whose SDK harness runs in DOCKER or PROCESS environments elsewhere);
+    None for the local runners and LOOPBACK/EXTERNAL environments."""
+    runner = str(options.view_as(StandardOptions).runner or LOCAL_RUNNER)
+    if runner in (LOCAL_RUNNER, "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner"):
+        return None
+    if "dataflow" in runner.lower():
+        return runner
+    environment = (options.view_as(PortableOptions).environment_type or "DOCKER").upper()
+    return runner if environment in ("DOCKER", "PROCESS") else None
 
 
 def runner_name(options: PipelineOptions) -> str:

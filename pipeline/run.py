@@ -33,6 +33,7 @@ from pipeline.graph import build_graph, plan_passes
 from pipeline.memory import limit_malloc_arenas
 from pipeline.options import beam_options, runner_name
 from pipeline.passes import Layout
+from pipeline.resources import demo_resources
 from pipeline.summary import build_summary
 from stages.base import RunContext
 
@@ -131,6 +132,7 @@ def run_pipeline(config: Any, beam_args: list[str], resume: bool = False,
                                 wall, runner_name(options), plan.finalizers())
         summary["files"] = {kind: sorted(p.rsplit("/", 1)[-1] for p in paths)
                             for kind, paths in written["paths"].items()}
+        summary["resources"] = {"demo": demo_resources(config)}
         _write_outputs(config, out, summary)
         outputs.commit(lease)
         outputs.cleanup(lease)

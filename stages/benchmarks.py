@@ -21,8 +21,8 @@ Records are JSONL lines, or for ``json`` the whole file (or each element of ``re
 path such as ``data[].paragraphs[]``). Lines are split at ``\\n`` / ``\\r\\n`` / ``\\r`` only
 (``str.splitlines`` would also split at U+0085 and U+2028, which JSON strings may hold). Gzip
 and bzip2 are recognised by their first bytes (else by suffix). Relative paths are resolved
-against the project root, so configs work from any working directory. Every error names the
-benchmark, the file and, where there is one, the line.
+against the config file's folder (``stages.settings``), so configs work from any working
+directory. Every error names the benchmark, the file and, where there is one, the line.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from stages.settings import Section, resolve_path
+from stages.settings import ResourcePath, Section, resolve_path
 
 WHOLE = ("line", "paragraphs", "document")
 Format = Literal["auto", "jsonl", "json", "text"]
@@ -78,7 +78,7 @@ class BenchmarkSource(Section):
     file that cannot be read as configured fails ``validate``, not a run."""
 
     name: str = Field(min_length=1)
-    path: str = Field(min_length=1)
+    path: ResourcePath = Field(min_length=1)
     format: Format = "auto"
     fields: FieldSpec = "line"
     records: str | None = None  # json only: path to the list of records, e.g. data[]

@@ -30,7 +30,7 @@ from stages import blocklists as bl
 from stages.base import Stage
 from stages.language import UNDETERMINED
 from stages.record import Doc, Drop
-from stages.settings import StageSection
+from stages.settings import OptionalResourcePath, ResourcePath, StageSection
 
 STAGE = "content_safety"
 
@@ -39,9 +39,9 @@ class Config(StageSection):
     # LDNOOBW language files to load; terms with a CJK/Thai character match as substrings,
     # all others at word boundaries.
     languages: list[str] = ["en", "zh"]
-    list_path: str = "configs/lists/ldnoobw/{lang}"
+    list_path: ResourcePath = "configs/lists/ldnoobw/{lang}"
     # Terms named here count as soft; every other term of the language's list is hard.
-    soft_list_path: str = "configs/lists/soft/{lang}.txt"
+    soft_list_path: OptionalResourcePath = "configs/lists/soft/{lang}.txt"
     # Which loaded lists score a document: "all" = every list on every document;
     # "document_language" = the list of the document's language (doc.lang, if loaded) plus
     # `always`; every list when the language is unknown (language stage off, "und").

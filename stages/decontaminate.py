@@ -32,7 +32,7 @@ from stages.base import Channel, DecideInputs, Decisions, DocRef, RunContext, St
 from stages.benchmarks import (BenchmarkSource, ItemError, decode, iter_source, read_bytes,
                                split_lines)
 from stages.record import Doc, Drop, Verdict
-from stages.settings import StageSection, resolve_path
+from stages.settings import ResourcePath, StageSection, resolve_path
 
 STAGE = "decontaminate"
 REASON = "contaminated"
@@ -62,8 +62,8 @@ class Config(StageSection):
     max_items_per_ngram: int | None = Field(default=10, ge=1)
     # Phrases never to match (one per line, '#' comments; normalised like items: every n-gram of
     # a long phrase, a shorter phrase whole): common n-grams counted in a fixed reference sample
-    # by tools/common_ngrams.py. Path absolute or relative to the project root.
-    ignore_ngrams: str | None = None
+    # by tools/common_ngrams.py. Path absolute or relative to the config file's folder.
+    ignore_ngrams: ResourcePath | None = None
     chars_each_side: int = Field(default=200, ge=0)
     min_piece_chars: int = Field(default=200, ge=0)  # pieces shorter than this are dropped
     max_splits: int = Field(default=10, ge=1)  # a document cut into more pieces is dropped

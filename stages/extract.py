@@ -60,8 +60,10 @@ class Config(StageSection):
     max_text_chars: int = Field(default=1_000_000, gt=0)
     # Extracted text shorter than this (characters, stripped) is rejected as `empty_extraction`.
     min_text_chars: int = Field(default=1, ge=0)
-    # Wall-clock limit per page (`extract_timeout`).
-    timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
+    # Wall-clock limit per page (`extract_timeout`). At least 0.1 s: with 1e-9 every page timed
+    # out (trafilatura takes ~18 ms on a median page, and the watchdog restarts its child after
+    # each timeout), which is a config mistake, not a result.
+    timeout_seconds: float = Field(default=20.0, ge=0.1, le=3600)
     # How the limit is enforced: "signal" = SIGALRM timer in-process (main thread only, ~free);
     # "process" = watchdog child per worker, killed and restarted on overrun (any thread, ~4 %
     # CPU for the pipe round trip); "auto" (= "signal") uses the timer on the main thread and the

@@ -29,7 +29,7 @@ from __future__ import annotations
 from functools import cache, partial
 from typing import Annotated, Callable, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from stages import languages
 from stages.base import Stage
@@ -62,6 +62,13 @@ class Config(StageSection):
     window_chars: int = Field(default=200, ge=0)
     # Empty or whitespace-only text gets lang "und": reject it as language_no_text?
     reject_no_text: bool = True
+
+    @model_validator(mode="after")
+    def _keeps_something(self) -> "Config":
+        if self.keep == []:
+            raise ValueError("keep: [] would reject every document; name languages (e.g. [en]) "
+                             "or write keep: all")
+        return self
 
 
 Classifier = Callable[[str], "tuple[str, float]"]

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable, ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from stages import text as tx
 from stages.base import Stage
@@ -81,6 +81,17 @@ class QualityRules(Section):
     # the rule is off for a language without a list.
     stop_words: list[str] | None = None
     bullet_prefixes: list[str] = Field(default_factory=lambda: list(DEFAULT_BULLETS), min_length=1)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "QualityRules":
+        """A range whose minimum exceeds its maximum rejects every document: a config error."""
+        for low, high in (("min_words", "max_words"),
+                          ("min_mean_word_length", "max_mean_word_length")):
+            lo, hi = getattr(self, low), getattr(self, high)
+            if lo is not None and hi is not None and lo > hi:
+                raise ValueError(f"{low} {lo} is above {high} {hi}: every document would be "
+                                 "rejected")
+        return self
 
 
 # Chinese, measured on THUCNews with jieba words (docs/rules.md §4); omitted keys: the paper's.

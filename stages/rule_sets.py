@@ -28,7 +28,7 @@ import yaml
 from pydantic import Field, PrivateAttr, model_validator
 
 from stages import languages
-from stages.settings import Section, StageSection, resolve_path
+from stages.settings import ResourcePath, Section, StageSection, resolve_path
 from stages.text import Segmentation
 
 # Keys of a FineWeb-2 language config (huggingface/fineweb-2 configs/<iso639-3>_<script>.yml).
@@ -137,7 +137,7 @@ class PerLanguageRuleSets(StageSection):
     default_languages: list[str] = Field(default_factory=lambda: ["en"])
     # FineWeb-2-shaped YAML files (paths or globs; relative = from the project root), one per
     # language, named by language tag (deu_Latn.yml). Default: FineWeb-2's 30 largest languages.
-    rule_files: list[str] = Field(default_factory=lambda: list(DEFAULT_RULE_FILES))
+    rule_files: list[ResourcePath] = Field(default_factory=lambda: list(DEFAULT_RULE_FILES))
     # Languages without any rule set: pass (unjudged), drop (reject: no_rule_set), generic
     # (language-independent set) or apply_default (the paper's English set). Default: generic,
     # so no kept document goes unjudged (docs/rules.md §4).

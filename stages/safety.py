@@ -22,15 +22,16 @@ from pydantic import Field, model_validator
 from stages import blocklists as bl
 from stages.base import Stage
 from stages.record import Doc, Drop
-from stages.settings import Section, StageSection
+from stages.settings import (OptionalResourcePath, OutputPath, ResourcePath, Section,
+                             StageSection)
 from stages.urls import blocklist_url, host_suffixes
 
 STAGE = "safety"
 
 
 class DomainListConfig(Section):
-    # Relative paths resolve against the project root (the folder holding configs/).
-    path: str
+    # Relative paths resolve against the config file's folder (stages/settings.py).
+    path: ResourcePath
     # lines: one domain or URL per line ('#' comments, optional .gz); ut1: .tar.gz of
     # <category>/domains and <category>/urls (flat top-level domains/urls = no category).
     format: Literal["lines", "ut1"] = "lines"
@@ -41,9 +42,9 @@ class DomainListConfig(Section):
 class UrlWordsConfig(Section):
     enabled: bool = True
     # datatrove (FineWeb) URLFilter lists; terms are lower-cased and squashed to [a-z0-9].
-    hard_lists: list[str] = ["configs/lists/url/banned_words.txt"]
-    soft_lists: list[str] = ["configs/lists/url/soft_banned_words.txt"]
-    subword_lists: list[str] = ["configs/lists/url/banned_subwords.txt"]
+    hard_lists: list[ResourcePath] = ["configs/lists/url/banned_words.txt"]
+    soft_lists: list[ResourcePath] = ["configs/lists/url/soft_banned_words.txt"]
+    subword_lists: list[ResourcePath] = ["configs/lists/url/banned_subwords.txt"]
     # Distinct soft words among the URL's tokens needed to reject (datatrove default 2).
     soft_threshold: int = Field(default=2, ge=1)
 
@@ -54,7 +55,7 @@ class Config(StageSection):
     hash_seed: int = Field(default=0x5AFE, ge=0, lt=2**64)
     # Cache built hash arrays as .npz next to each list (or in cache_dir if that is read-only).
     cache: bool = True
-    cache_dir: str | None = None
+    cache_dir: OutputPath | None = None
     url_words: UrlWordsConfig = UrlWordsConfig()
     # URLs longer than this (characters) are rejected as `url_too_long` before parsing. Web
     # servers refuse longer request lines (Apache 8,190 bytes, nginx 8 KiB buffers, IIS 16 KB by
@@ -70,6 +71,26 @@ class Config(StageSection):
                              "its keys under `content_safety:` (text_source and max_scan_bytes "
                              "are gone: the extracted text is scored whole)")
         return data
+
+    def check_resources(self) -> None:
+        """Before any work (pipeline.resources): load each domain list as the stage will, so a
+        plain list declared `format: ut1` (or a broken archive) fails naming its key."""
+        for index, item in enumerate(self.domain_lists):
+            try:
+                bl.load_domain_list(_list_spec(item), self.hash_seed, cache=self.cache,
+                                    cache_dir=self.cache_dir)
+            except Exception as error:  # noqa: BLE001 - tarfile, gzip, OS errors alike
+                why = str(error).splitlines()[0] if str(error) else ""
+                raise ValueError(f"domain_lists.{index}: cannot load {item.path} as format "
+                                 f"{item.format} (lines | ut1): {type(error).__name__}: {why}"
+                                 ) from None
+
+
+def _list_spec(item: DomainListConfig) -> bl.ListSpec:
+    """As SafetyRules builds it."""
+    categories = tuple(item.categories) if isinstance(item.categories, list) else item.categories
+    return bl.ListSpec(item.path, item.format, categories)
+
 
     @model_validator(mode="after")
     def _lists_exist(self) -> "Config":

@@ -36,7 +36,7 @@ from pydantic import Field, model_validator
 from stages import languages, token_shards, tokenizers
 from stages.base import Channel, DecideInputs, Decisions, RunContext, Stage, TwoPass
 from stages.record import Doc, Verdict
-from stages.settings import Section, StageSection
+from stages.settings import ResourcePath, Section, StageSection
 from stages.tokenizers import Tokenizer, TokenizerSource
 
 STAGE = "tokenize"
@@ -44,6 +44,9 @@ MODEL_ARTEFACT = "tokenizer.model"
 # SentencePiece's trainer defaults (unk 0, bos 1, eos 2), which train_model keeps: the EOS of a
 # model trained in the run is known before training, so shard settings can be fixed up front.
 TRAINED_EOS_TOKEN, TRAINED_EOS_ID = "</s>", 2
+
+
+SPECIAL_PIECES = 3  # <unk>, <s>, </s> (SentencePiece's defaults; no <pad>)
 
 
 class TrainConfig(Section):
@@ -71,13 +74,28 @@ class TrainConfig(Section):
     normalization: Literal["identity", "nmt_nfkc", "nfkc", "nmt_nfkc_cf", "nfkc_cf"] = "identity"
     remove_extra_whitespaces: bool = False
 
+    @model_validator(mode="after")
+    def _trainable(self) -> "TrainConfig":
+        """SentencePiece needs a piece for each of <unk>, <s>, </s>, each of the 256 bytes
+        (byte_fallback) and each character of the text before it learns any merge; a smaller
+        vocab_size fails in training, after dedup and decontamination ran. Refuse it here."""
+        floor = SPECIAL_PIECES + (256 if self.byte_fallback else 0) + 1
+        if self.vocab_size < floor:
+            raise ValueError(
+                f"vocab_size {self.vocab_size} is below what SentencePiece can train with "
+                f"byte_fallback={str(self.byte_fallback).lower()}: {SPECIAL_PIECES} special pieces"
+                f"{' + 256 byte pieces' if self.byte_fallback else ''} + one per distinct "
+                f"character of the text (a 200-line English sample needed 42, Chinese text "
+                f"needs thousands), so at least {floor}")
+        return self
+
 
 class Config(StageSection):
     # Your tokenizer: a SentencePiece .model or a Hugging Face tokenizer.json (the kind is read
     # from the file's content), or a model folder holding one (tokenizer.json is preferred, as
-    # transformers does); absolute, relative to the project root, or a Beam filesystem URL.
-    # null: train a SentencePiece model on this run's cleaned text (see `train`).
-    model: str | None = None
+    # transformers does); absolute, relative to the config file's folder, or a Beam filesystem
+    # URL. null: train a SentencePiece model on this run's cleaned text (see `train`).
+    model: ResourcePath | None = None
     # auto: detect from the content; naming a kind makes a mismatching file a config error.
     kind: Literal["auto", "sentencepiece", "huggingface"] = "auto"
     # The EOS token written between documents in token shards (never counted). null: the

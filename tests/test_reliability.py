@@ -24,7 +24,7 @@ from pipeline.summary import without_timing
 from tests.conftest import PROJECT
 from tests.helpers import run
 
-DEMO = PROJECT / "tools" / "demo" / "demo_shard.jsonl.gz"
+DEMO = PROJECT / "configs" / "demo" / "demo_shard.jsonl.gz"
 
 
 def _split_demo(folder: Path, parts: int = 6) -> list[str]:

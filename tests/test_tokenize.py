@@ -24,7 +24,7 @@ from tests.helpers import run_docs
 from stages.tokenizers import TokenizerSource
 from tests.conftest import PROJECT, shared_path
 
-DEMO = PROJECT / "tools" / "demo" / "demo_shard.jsonl.gz"
+DEMO = PROJECT / "configs" / "demo" / "demo_shard.jsonl.gz"
 SMALL_TRAIN = tokenize.TrainConfig(vocab_size=2000)
 
 
@@ -285,12 +285,15 @@ def test_tokenizer_config_errors_name_the_key(tmp_path: Path, demo_model: bytes)
                              "tokenize.shard_format=nanogpt"])
 
 
-def test_relative_model_path_resolves_to_project(llama_bytes: bytes) -> None:
+def test_relative_model_path_resolves_against_the_config_file(llama_bytes: bytes,
+                                                              tmp_path: Path) -> None:
     shared = shared_path("tokenizers", "llama2_tokenizer.model")
-    relative = os.path.relpath(shared, PROJECT)
-    config = tokenize.Config(model=str(relative))
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "c.yaml").write_text(
+        f"tokenize: {{model: {os.path.relpath(shared, tmp_path / 'cfg')}}}\n")
+    config = load_config(tmp_path / "cfg" / "c.yaml").tokenize
     assert tokenize.read_model_bytes(config.model) == llama_bytes
-    assert tokenize.configured_source(config).file == str(shared.resolve())
+    assert Path(tokenize.configured_source(config).file).resolve() == shared.resolve()
 
 
 # ----------------------------------------------------------------- whole runs

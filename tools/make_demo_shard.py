@@ -1,4 +1,4 @@
-"""Build the bundled demo shard (tools/demo/demo_shard.jsonl.gz) from public-domain books.
+"""Build the bundled demo shard (configs/demo/demo_shard.jsonl.gz) from public-domain books.
 
 Source texts (public domain, in ../shared/data/corpora/literature): Natsume Sōseki's *Botchan*
 (Project Gutenberg English translation) and *Wagahai wa Neko de Aru* (Aozora Bunko). Pages are
@@ -8,7 +8,7 @@ GSM8K test question (MIT), a page on a blocklisted domain, thin and repetitive p
 pages, text-only records, and broken lines (invalid JSON, wrong types, invalid UTF-8, empty).
 Deterministic: same sources and seed -> byte-identical shard (gzip mtime fixed).
 
-    python tools/make_demo_shard.py [--shared ../shared] [--out tools/demo/demo_shard.jsonl.gz]
+    python tools/make_demo_shard.py [--shared ../shared] [--out configs/demo/demo_shard.jsonl.gz]
 """
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ def build(shared: Path, seed: int = 7) -> list[bytes]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=PROJECT.parent / "shared")
-    parser.add_argument("--out", type=Path, default=PROJECT / "tools/demo/demo_shard.jsonl.gz")
+    parser.add_argument("--out", type=Path, default=PROJECT / "configs/demo/demo_shard.jsonl.gz")
     args = parser.parse_args()
     lines = build(args.shared)
     buffer = io.BytesIO()
