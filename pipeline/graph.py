@@ -169,8 +169,10 @@ def _decide_inputs(pipeline: beam.Pipeline, spec: PassSpec, layout: Layout, merg
         else:
             stream[channel.name] = (
                 after
-                | f"{name}/{channel.name}/files" >> beam.FlatMap(lambda _, p=paths: p)
-                | f"{name}/{channel.name}/spread" >> beam.Reshuffle()
+                | f"{name}/{channel.name}/files" >> beam.FlatMap(
+                    lambda _, p=paths: [(path, None) for path in p])
+                | f"{name}/{channel.name}/one per file" >> beam.GroupByKey()  # and spread
+                | f"{name}/{channel.name}/file" >> beam.Keys()
                 | f"{name}/{channel.name}/read" >> beam.FlatMap(
                     lambda path: pkeys.read_stream([path])))
 

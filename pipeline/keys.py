@@ -194,15 +194,17 @@ class ReadGroups(beam.PTransform):
         partitions = self.partitions
         parts = (self.after
                  | "partitions" >> beam.FlatMap(lambda _: [(p, None) for p in range(partitions)]))
-        if self.extra is None:
-            work = parts | "no extras" >> beam.MapTuple(lambda p, _: (p, []))
-        else:
-            keyed = (self.extra
-                     | "extra to partition" >> beam.MapTuple(
-                         lambda key, x: (partition_of(key, partitions), (key, x))))
-            work = (({"p": parts, "x": keyed})
-                    | "extras by partition" >> beam.CoGroupByKey()
-                    | "partition extras" >> beam.MapTuple(lambda p, g: (p, _ordered(g["x"]))))
+        extra = self.extra
+        if extra is None:
+            extra = pbegin | "no extras" >> beam.Create([])
+        keyed = (extra
+                 | "extra to partition" >> beam.MapTuple(
+                     lambda key, x: (partition_of(key, partitions), (key, x))))
+        # Grouped by partition even without extras: one task per partition however many times
+        # a runner delivers the barrier element.
+        work = (({"p": parts, "x": keyed})
+                | "extras by partition" >> beam.CoGroupByKey()
+                | "partition extras" >> beam.MapTuple(lambda p, g: (p, _ordered(g["x"]))))
         return (work
                 | "spread partitions" >> beam.Reshuffle()
                 | "read groups" >> beam.ParDo(_ReadGroupsFn(self.paths, self.key_bytes,
@@ -219,8 +221,9 @@ class GroupSizes(beam.PTransform):
     def expand(self, pbegin: Any) -> Any:
         partitions = self.partitions
         return (self.after
-                | "partitions" >> beam.FlatMap(lambda _: list(range(partitions)))
-                | "spread" >> beam.Reshuffle()
+                | "partitions" >> beam.FlatMap(lambda _: [(p, None) for p in range(partitions)])
+                | "one per partition" >> beam.GroupByKey()
+                | "partition" >> beam.Keys()
                 | "histogram" >> beam.ParDo(_HistogramFn(self.paths, self.key_bytes))
                 | "merge" >> beam.CombineGlobally(_merge_histograms))
 

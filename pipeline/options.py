@@ -4,6 +4,7 @@ never pick a runner that downloads something or loses data.
 - No ``--runner``: the in-process FnApiRunner (what DirectRunner falls back to, minus its
   attempt to download Prism).
 - ``--runner DirectRunner``: mapped to FnApiRunner for the same reason (logged).
+- ``--runner dask`` (or DaskRunner): the project's DaskRunner, :mod:`pipeline.dask_runner`.
 - ``--direct_running_mode multi_threading``: refused; it silently drops elements in Beam 2.77.
 - Any flag no registered PipelineOptions class knows is an error naming it, and so is a
   ``--runner`` Beam cannot create (checked by creating it: nothing is submitted).
@@ -24,7 +25,8 @@ LOCAL_RUNNER = "FnApiRunner"
 RUNNING_MODES = ("in_memory", "multi_processing")
 # Runner option classes live in runner modules; import them so their flags are known.
 _OPTION_MODULES = ("apache_beam.runners.portability.flink_runner",
-                   "apache_beam.runners.portability.spark_runner")
+                   "apache_beam.runners.portability.spark_runner",
+                   "apache_beam.runners.dask.dask_runner")  # when the `dask` extra is installed
 
 
 class _RaisingParser(_BeamArgumentParser):
@@ -73,12 +75,28 @@ def beam_options(beam_args: list[str]) -> PipelineOptions:
         if standard.runner:
             logging.info("--runner DirectRunner mapped to %s (no Prism download)", LOCAL_RUNNER)
         standard.runner = LOCAL_RUNNER
+    if str(standard.runner).lower() in DASK_NAMES:
+        standard.runner = _dask_runner()
     direct = options.view_as(DirectOptions)
     if direct.direct_running_mode not in RUNNING_MODES:
         raise ConfigError(f"--direct_running_mode {direct.direct_running_mode}: allowed values are "
                           f"{', '.join(RUNNING_MODES)} (multi_threading loses elements in Beam 2.77)")
     check_runner(str(standard.runner))
     return options
+
+
+DASK_NAMES = ("dask", "daskrunner", "apache_beam.runners.dask.dask_runner.daskrunner")
+
+
+def _dask_runner() -> str:
+    """The project's DaskRunner (Beam's, with a process-safe GroupByKey: pipeline/dask_runner.py),
+    or a config error saying which extra to install."""
+    try:
+        from pipeline.dask_runner import RUNNER_PATH
+    except ImportError as error:
+        raise ConfigError(f"--runner dask: {error}; install the extra: pip install "
+                          "'pretrain-pipeline[dask]' (dask and distributed)") from None
+    return RUNNER_PATH
 
 
 def check_runner(name: str) -> None:

@@ -21,10 +21,9 @@ from __future__ import annotations
 from typing import Any, Callable, Hashable, Iterable, Iterator
 
 import apache_beam as beam
-from apache_beam.pvalue import TaggedOutput
 
 Edge = tuple[Any, Any]  # (lo, hi) with lo < hi
-CHANGES = "changes"
+EDGE, CHANGES = "edge", "changes"
 
 
 def large_star(node: Hashable, neighbours: Iterable[Hashable]) -> tuple[list[Edge], int]:
@@ -53,17 +52,24 @@ def small_star(node: Hashable, smaller: Iterable[Hashable]) -> tuple[list[Edge],
 
 
 class _StarFn(beam.DoFn):
-    """One star operation (``large_star`` or ``small_star``) per node group: the new edges,
-    plus a CHANGES output that counts edges changed (convergence)."""
+    """One star operation (``large_star`` or ``small_star``) per node group: ("edge", e) for
+    the new edges and ("changes", n) counting edges changed (convergence). One tagged stream,
+    not Beam tagged outputs: some runners (Beam's DaskRunner) hand every tagged output to every
+    consumer."""
 
     def __init__(self, star: Callable[..., tuple[list, int]]) -> None:
         self.star = star
 
     def process(self, item: tuple[Any, Iterable[Any]]) -> Iterator:
         edges, changed = self.star(*item)
-        yield from edges
+        for edge in edges:
+            yield EDGE, edge
         if changed:
-            yield TaggedOutput(CHANGES, changed)
+            yield CHANGES, changed
+
+
+def _only(kind: str) -> Callable[[tuple[str, Any]], list]:
+    return lambda item: [item[1]] if item[0] == kind else []
 
 
 def _both_directions(edge: Edge) -> Iterator[tuple[Any, Any]]:
@@ -109,18 +115,18 @@ class ConnectedComponents(beam.PTransform):
             large = (edges
                      | f"{name}/both directions" >> beam.FlatMap(_both_directions)
                      | f"{name}/by node" >> beam.GroupByKey()
-                     | f"{name}/large-star" >> beam.ParDo(_StarFn(large_star)).with_outputs(
-                         CHANGES, main="edges"))
-            small = (large.edges
+                     | f"{name}/large-star" >> beam.ParDo(_StarFn(large_star)))
+            small = (large
+                     | f"{name}/large edges" >> beam.FlatMap(_only(EDGE))
                      | f"{name}/to larger" >> beam.Map(_to_larger)
                      | f"{name}/by larger node" >> beam.GroupByKey()
-                     | f"{name}/small-star" >> beam.ParDo(_StarFn(small_star)).with_outputs(
-                         CHANGES, main="edges"))
+                     | f"{name}/small-star" >> beam.ParDo(_StarFn(small_star)))
             round_changes.append(
-                (large[CHANGES], small[CHANGES])
+                (large | f"{name}/large changes" >> beam.FlatMap(_only(CHANGES)),
+                 small | f"{name}/small changes" >> beam.FlatMap(_only(CHANGES)))
                 | f"{name}/changes" >> beam.Flatten()
                 | f"{name}/sum changes" >> beam.CombineGlobally(sum))
-            edges = small.edges
+            edges = small | f"{name}/small edges" >> beam.FlatMap(_only(EDGE))
         labels = (edges
                   | "label candidates" >> beam.FlatMap(_label_candidates)
                   | "label" >> beam.CombinePerKey(min))

@@ -24,6 +24,7 @@ tokenizer typically differ (:func:`trained_vs_reference`). See docs/tokenize.md.
 """
 from __future__ import annotations
 
+import heapq
 import io
 import math
 from typing import Any, Iterable, Literal, Sequence
@@ -476,13 +477,55 @@ class _TrainFn(beam.DoFn):
         yield {"tokenizer": source, "artefact": artefact, **stats}
 
 
+class Smallest(beam.CombineFn):
+    """The K smallest elements, a bounded heap per accumulator. A plain CombineFn rather than
+    ``beam.combiners.Top``, whose per-bundle heaps leave in ``finish_bundle`` (dropped by
+    Beam's DaskRunner)."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def create_accumulator(self) -> list:
+        return []
+
+    def add_input(self, acc: list, element: Any) -> list:
+        heapq.heappush(acc, _Desc(element))  # a max-heap of the K smallest
+        if len(acc) > self.k:
+            heapq.heappop(acc)
+        return acc
+
+    def merge_accumulators(self, accs: Iterable[list]) -> list:
+        merged: list = []
+        for acc in accs:
+            for item in acc:
+                heapq.heappush(merged, item)
+                if len(merged) > self.k:
+                    heapq.heappop(merged)
+        return merged
+
+    def extract_output(self, acc: list) -> list:
+        return sorted(item.value for item in acc)
+
+
+class _Desc:
+    """Reverses the order of a value (heapq is a min-heap)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __lt__(self, other: "_Desc") -> bool:
+        return other.value < self.value
+
+
 def decide(config: Config, context: RunContext, inputs: DecideInputs) -> Decisions:
     """Train on the K smallest sample keys: a bounded top-K over small records, then only those
     K documents' texts are read back (never the corpus)."""
     keyed = (inputs.stream["sample"]
              | "sample keys" >> beam.MapTuple(
                  lambda key, value: ((int.from_bytes(key, "big"), value[0], value[1]), value[2]))
-             | "smallest" >> beam.combiners.Top.Smallest(config.train.sample_docs)
+             | "smallest" >> beam.CombineGlobally(Smallest(config.train.sample_docs))
              | "sample entries" >> beam.FlatMap(lambda entries: entries))
     texts = inputs.fetch(keyed | "sample refs" >> beam.Map(lambda entry: entry[1]), "sample texts")
     sample = (({"key": keyed | "by ref" >> beam.Map(lambda entry: (entry[1], entry[0])),
