@@ -100,8 +100,14 @@ def _tmp_name(path: str) -> str:
 
 
 def ensure_dir(path: str) -> None:
-    if not FileSystems.exists(path):
+    """Create a folder if missing; another worker creating it at the same moment is fine."""
+    if FileSystems.exists(path):
+        return
+    try:
         FileSystems.mkdirs(path)
+    except OSError:
+        if not FileSystems.exists(path):
+            raise
 
 
 class RowWriter:

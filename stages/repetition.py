@@ -304,9 +304,10 @@ def evaluate(text: str, lang: str | None,
     return stats, failures(stats, rules)
 
 
-def repetition_doc(doc: Doc, config: Config) -> Doc | Drop:
+def judge(doc: Doc, config: Config) -> Doc | Drop | Verdict:
     """The stage core: records the rule set in doc.meta["rule_sets"]["repetition"], then
-    returns the first failing rule's Drop, else the document unchanged."""
+    returns the first failing rule's Drop, else the document unchanged - with the rule
+    statistics it decided on (a Verdict) when a rule set judged it, for the report's histograms."""
     name, rules = config.rule_set(doc.lang)
     doc.meta.setdefault("rule_sets", {})[STAGE] = None if name == NO_RULE_SET else name
     if name == NO_RULE_SET:
@@ -320,9 +321,15 @@ def repetition_doc(doc: Doc, config: Config) -> Doc | Drop:
     return Verdict(failed[0] if failed else doc, (name, rule_statistics(stats)))
 
 
-def make_core(config: Config, context: object = None) -> Callable[[Doc], Doc | Drop]:
+def repetition_doc(doc: Doc, config: Config) -> Doc | Drop:
+    """The rule alone: the first failing rule's Drop, else the document (see :func:`judge`)."""
+    result = judge(doc, config)
+    return result.result if isinstance(result, Verdict) else result
+
+
+def make_core(config: Config, context: object = None) -> Callable[[Doc], Doc | Drop | Verdict]:
     config.load_segmenters()
-    return partial(repetition_doc, config=config)
+    return partial(judge, config=config)
 
 
 def rule_statistics(stats: RepetitionStats) -> dict[str, float]:

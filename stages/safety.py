@@ -14,7 +14,6 @@ Lists load once per process (cached by config), in the DoFn factory. See docs/sa
 """
 from __future__ import annotations
 
-import tarfile
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -73,46 +72,24 @@ class Config(StageSection):
         return data
 
     def check_resources(self) -> None:
-        """Before any work (pipeline.resources): load each domain list as the stage will, so a
-        plain list declared `format: ut1` (or a broken archive) fails naming its key."""
+        """Before any work (pipeline.resources checks every named file exists first): load each
+        domain list as the stage will, so a plain list declared `format: ut1` (or a broken
+        archive) fails naming its key."""
         for index, item in enumerate(self.domain_lists):
             try:
-                bl.load_domain_list(_list_spec(item), self.hash_seed, cache=self.cache,
+                bl.load_domain_list(list_spec(item), self.hash_seed, cache=self.cache,
                                     cache_dir=self.cache_dir)
             except Exception as error:  # noqa: BLE001 - tarfile, gzip, OS errors alike
                 why = str(error).splitlines()[0] if str(error) else ""
-                raise ValueError(f"domain_lists.{index}: cannot load {item.path} as format "
-                                 f"{item.format} (lines | ut1): {type(error).__name__}: {why}"
-                                 ) from None
+                raise ValueError(f"domain_lists.{index}.path: cannot load {item.path} as format "
+                                 f"{item.format} (allowed formats: lines, ut1): "
+                                 f"{type(error).__name__}: {why}") from None
 
 
-def _list_spec(item: DomainListConfig) -> bl.ListSpec:
-    """As SafetyRules builds it."""
+def list_spec(item: DomainListConfig) -> bl.ListSpec:
+    """A domain list's config as the loader takes it."""
     categories = tuple(item.categories) if isinstance(item.categories, list) else item.categories
     return bl.ListSpec(item.path, item.format, categories)
-
-
-    @model_validator(mode="after")
-    def _lists_exist(self) -> "Config":
-        """A missing or mis-declared list is a config error before any work, naming the key."""
-        if not self.enabled:
-            return self
-        for index, dl in enumerate(self.domain_lists):
-            path = bl.resolve_path(dl.path)
-            key = f"safety.domain_lists.{index}.path"
-            if not path.is_file():
-                raise ValueError(f"{key}: list not found: {path} (from {dl.path!r})")
-            if dl.format == "ut1" and not tarfile.is_tarfile(path):
-                raise ValueError(f"{key}: {path} is not a tar archive, but format is ut1 "
-                                 f"(allowed formats: lines, ut1)")
-        uw = self.url_words
-        if uw.enabled:
-            for name in ("hard_lists", "soft_lists", "subword_lists"):
-                for index, item in enumerate(getattr(uw, name)):
-                    if not bl.resolve_path(item).is_file():
-                        raise ValueError(f"safety.url_words.{name}.{index}: list not found: "
-                                         f"{bl.resolve_path(item)} (from {item!r})")
-        return self
 
 
 def _read_terms(paths: list[str]) -> set[str]:
@@ -127,11 +104,9 @@ class SafetyRules:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.domain_lists = [
-            bl.load_domain_list(bl.ListSpec(d.path, d.format, tuple(d.categories)
-                                            if isinstance(d.categories, list) else d.categories),
-                                config.hash_seed, cache=config.cache, cache_dir=config.cache_dir)
-            for d in config.domain_lists]
+        self.domain_lists = [bl.load_domain_list(list_spec(d), config.hash_seed, cache=config.cache,
+                                                 cache_dir=config.cache_dir)
+                             for d in config.domain_lists]
         uw = config.url_words
         self.url_words = (bl.UrlWordRules(_read_terms(uw.hard_lists), _read_terms(uw.soft_lists),
                                           _read_terms(uw.subword_lists)) if uw.enabled else None)

@@ -70,8 +70,9 @@ def bundled_path(name: str) -> Path:
 
 def absolute(value: str, base: Path | None) -> str:
     """``value`` made absolute: URLs and absolute paths as given, ``bundled:`` through the
-    package, other relative paths against ``base`` (None: bundled, as for code defaults)."""
-    if is_url(value):
+    package, other relative paths against ``base`` (None: bundled, as for code defaults). An
+    empty value stays empty: it names nothing, and the field's own check says so."""
+    if is_url(value) or not value.strip():
         return value
     if value.startswith(BUNDLED):
         return str(bundled_path(value))
@@ -107,6 +108,8 @@ def _resource(value: str) -> str:
 
 def _output(value: str) -> str:
     _required(value)
+    if not value.strip():
+        raise ValueError("empty path; give a directory to write the results to")
     # Left relative when no config file placed it: it then means the current directory.
     if value.startswith(BUNDLED):
         raise ValueError("an output location cannot be inside the package (bundled:)")

@@ -252,7 +252,7 @@ def shared_benchmarks() -> Config:
     section = yaml.safe_load((PROJECT / "configs" / "benchmarks_all.yaml").read_text())
     sources = section["decontaminate"]["benchmarks"]
     for source in sources:
-        source["path"] = source["path"].replace("../shared/data", str(SHARED_DATA))
+        source["path"] = str(SHARED_DATA / source["path"].split("shared/data/", 1)[1])
     return Config(benchmarks=sources)
 
 

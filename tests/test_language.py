@@ -122,7 +122,7 @@ def test_boilerplate_opening_in_another_language_does_not_decide() -> None:
     doc = Doc(id="php", text=page)
     assert make_core(Config())(doc) is doc and doc.lang == "de"
     # ... so the German rules judge it, and it passes them (the English stop-word rule would not)
-    assert quality.make_core(quality.Config())(doc) is doc
+    assert quality.quality_doc(doc, quality.Config()) is doc
     assert doc.meta["rule_sets"]["quality"] == "fineweb2/deu_Latn"
     english = quality.evaluate(page, "en", quality.Config())
     assert english is not None and "gopher_stop_words" in [d.reason for d in english[1]]

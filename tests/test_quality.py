@@ -5,7 +5,7 @@ from hypothesis import given, settings, strategies as st
 
 from stages import quality
 from stages.quality import Config, QualityRules, evaluate, failures, quality_doc, quality_stats
-from stages.record import Doc, Drop
+from stages.record import Doc, Drop, Verdict
 
 FILL = [f"w{i:03d}" for i in range(2000)]  # 4-char alphabetic words, all distinct
 
@@ -239,7 +239,10 @@ def test_edge_rtl_and_cjk_and_controls() -> None:
 
 def test_make_core_loads_and_runs() -> None:
     core = quality.make_core(Config())
-    assert isinstance(core(Doc(id="x", text="")), Drop)
+    verdict = core(Doc(id="x", text=""))  # the core returns the statistics beside the decision
+    assert isinstance(verdict, Verdict) and isinstance(verdict.result, Drop)
+    rule_set, statistics = verdict.info
+    assert rule_set == "gopher" and statistics["words"] == 0.0
 
 
 @settings(max_examples=200, deadline=None)

@@ -194,9 +194,9 @@ def test_bad_output_paths_fail_before_work(tmp_path: Path) -> None:
         locked.chmod(0o500)
         cases[str(locked / "out")] = "not writable"
     for output, message in cases.items():
-        config = load_config(None, [], **{"input.paths": inputs, "output.path": output})
         with pytest.raises(ConfigError, match=message):
-            run_pipeline(config, [])
+            run_pipeline(load_config(None, [], **{"input.paths": inputs, "output.path": output}),
+                         [])
 
 
 def test_foreign_files_in_output_are_not_replaced(tmp_path: Path) -> None:

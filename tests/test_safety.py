@@ -270,15 +270,21 @@ def test_resolve_path_uses_project_root(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_missing_or_misdeclared_list_is_a_config_error(tmp_path: Path) -> None:
-    """Caught when the config is validated (pipeline validate, start of run), naming the key."""
-    with pytest.raises(ValueError, match=r"safety.domain_lists.0.path: list not found"):
-        _rules(tmp_path, [{"path": str(tmp_path / "nope.txt")}])
+    """Caught before any work (pipeline validate, start of run), naming the key."""
+    from pipeline.config import ConfigError, load_config
+    from pipeline.resources import check_resources
+
+    def check(*overrides: str) -> None:
+        check_resources(load_config(None, [f"safety.cache_dir={tmp_path / 'cache'}", *overrides]))
+
+    with pytest.raises(ConfigError, match=r"safety.domain_lists.0.path: .*not found"):
+        check(f"safety.domain_lists.0.path={tmp_path / 'nope.txt'}")
     plain = _lines_list(tmp_path, "bad.example\n")
-    with pytest.raises(ValueError, match=r"domain_lists.0.path: .* not a tar archive"):
-        _rules(tmp_path, [{"path": plain, "format": "ut1"}])
-    with pytest.raises(ValueError, match=r"url_words.hard_lists.0: list not found"):
-        _rules(tmp_path, [], url_words=safety.UrlWordsConfig(hard_lists=[str(tmp_path / "x")]))
-    assert safety.Config(enabled=False, domain_lists=[safety.DomainListConfig(path="nope")])
+    with pytest.raises(ConfigError, match=r"safety.domain_lists.0.path: cannot load .* ut1"):
+        check(f"safety.domain_lists.0.path={plain}", "safety.domain_lists.0.format=ut1")
+    with pytest.raises(ConfigError, match=r"safety.url_words.hard_lists.0: .*not found"):
+        check(f"safety.url_words.hard_lists=[{tmp_path / 'x'}]")
+    check("safety.enabled=false", f"safety.domain_lists.0.path={tmp_path / 'nope.txt'}")
 
 
 def test_old_text_words_key_names_its_new_home() -> None:
