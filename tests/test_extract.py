@@ -127,22 +127,37 @@ def test_deep_nesting_and_entity_bomb_are_bounded() -> None:
     assert time.perf_counter() - start < 10
 
 
-def test_timeout_kills_and_restarts_the_watchdog_child(monkeypatch: pytest.MonkeyPatch) -> None:
-    watchdog = ex.Watchdog(Config(timeout_seconds=0.5))
+def test_timeout_kills_and_restarts_the_watchdog_child() -> None:
+    from stages.watchdog import _FRAME
+
+    extractor = ex.TimedExtractor(Config(timeout_seconds=0.5, timeout_mode="process"))
     try:
-        ok = watchdog(page("<p>fine page</p>"), None)
+        ok = extractor(page("<p>fine page</p>"), None)
         assert isinstance(ok, str) and "fine page" in ok
-        first = watchdog._proc
+        first = extractor.limited.watchdog._proc
         # make the child hang: it reads the frame header and waits forever for the body
-        first.stdin.write(ex._FRAME.pack(10**6))
+        first.stdin.write(_FRAME.pack(10**6))
         first.stdin.flush()
-        slow = watchdog(b"", None)
+        slow = extractor(b"", None)
         assert isinstance(slow, Drop) and slow.reason == "extract_timeout"
         assert first.poll() is not None  # killed
-        again = watchdog(page("<p>after restart</p>"), None)
+        again = extractor(page("<p>after restart</p>"), None)
         assert isinstance(again, str) and "after restart" in again
     finally:
-        watchdog.stop()
+        extractor.stop()
+
+
+def test_a_child_that_dies_mid_page_is_extract_crashed() -> None:
+    from stages.watchdog import TimeLimited
+    from tests.test_watchdog import exit_process
+
+    extractor = ex.TimedExtractor(Config(timeout_mode="process"))
+    extractor.limited = TimeLimited(exit_process, 30, "process")
+    try:
+        result = extractor(page("<p>any page</p>"), None)
+        assert isinstance(result, Drop) and result.reason == "extract_crashed"
+    finally:
+        extractor.stop()
 
 
 def test_signal_timeout_interrupts_a_slow_extraction(monkeypatch: pytest.MonkeyPatch) -> None:
