@@ -250,9 +250,9 @@ def pick_by_language(html: bytes, labels: list[str] = (), nonascii: int | None =
         nonascii = len(html) - len(html.decode("ascii", "ignore"))
     sample = html if len(html) < 10000 else html[:5000] + html[-5000:]  # trafilatura's sample
     guesses = [match.encoding for match in from_bytes(sample)]
-    decoded: list[tuple[str, int, int]] = []  # (text, invalid bytes, markup count)
+    decoded: list[tuple[str, str, int, int]] = []  # (codec, text, invalid bytes, markup count)
     seen = set()
-    for guess in [*labels, *guesses, "cp1252"]:
+    for guess in [*labels, *guesses[:candidates], "cp1252"]:
         codec = _codec(guess) or guess
         if codec in seen or codec == "utf-8":
             continue
@@ -261,22 +261,26 @@ def pick_by_language(html: bytes, labels: list[str] = (), nonascii: int | None =
             text, invalid = decode_counting(html, codec)
         except LookupError:
             continue
-        decoded.append((text, invalid, len(_MARKUP.findall(text[:65536]))))
-        if len(decoded) >= candidates + len(labels):
-            break
+        decoded.append((codec, text, invalid, len(_MARKUP.findall(text[:65536]))))
     if not decoded:
         return html.decode("utf-8", errors="replace")
-    most_markup = max(markup for _, _, markup in decoded)
+    most_markup = max(markup for _, _, _, markup in decoded)
     from stages.language import load_classifier
 
     classify = load_classifier()
-    scores = []
-    for rank, (text, invalid, markup) in enumerate(decoded):
+    ranked = []
+    for rank, (codec, text, invalid, markup) in enumerate(decoded):
         sample_text = " ".join(_TAGS.sub(" ", text[:200_000]).split())[:3000]
         language_score = classify(sample_text)[1] if sample_text else 0.0
-        scores.append((markup * 2 >= most_markup, invalid <= _TINY_SHARE * nonascii,
-                       language_score, -rank, text))
-    return max(scores)[-1]
+        tier = (markup * 2 >= most_markup, invalid <= _TINY_SHARE * nonascii)
+        ranked.append((tier, language_score, -rank, codec, sample_text, text))
+    best = max(ranked)
+    # the same visible text (the bytes that differ sit in attributes or far down the page): the
+    # score cannot tell, windows-1252 (the WHATWG default for unlabelled pages) decides
+    for tier, _, _, codec, sample_text, text in ranked:
+        if codec == "cp1252" and tier == best[0] and sample_text == best[4]:
+            return text
+    return best[-1]
 
 
 # ------------------------------------------------------------------ bullets ----------------
