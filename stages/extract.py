@@ -1,21 +1,25 @@
-"""extract: HTML -> main text with trafilatura, keeping every surviving list item as a bullet line.
+"""extract: HTML -> main text (trafilatura, or resiliparse), every surviving list item a bullet line.
 
 Why the extra work around ``trafilatura.extract``: its txt output marks ``<li>`` with "- " only in
 some cases (not inside table cells, not when the item was re-tagged or merged into a paragraph),
 which lost a third of the list items on the annotated eval pages (docs/extract.md). We
-therefore tag each ``<li>`` in the parsed tree with a sentinel character before extraction;
-wherever the item's text lands in the output, the sentinel says "a list item starts here", and
-post-processing turns it into a line starting with the configured marker.
+therefore tag each ``<li>`` in the parsed tree with a sentinel character before its first visible
+character; wherever the item's text lands in the output, the sentinel says "a list item starts
+here", and post-processing turns it into a line starting with the configured marker.
+
+Each page is decoded once (:func:`decode_html`, the one owner of HTML decoding: BOM, nearly-valid
+UTF-8, labels read as browsers read them, then detection; a few stray bytes never switch a whole
+page to another code page) and parsed once, from UTF-8 bytes; what can never be main text is
+cut from the tree before trafilatura copies it.
 
 Safety and limits, cheapest first: a byte limit before parsing (``html_too_large``); our own
-decoding (strict UTF-8, then HTTP charset, then ``<meta charset>``, then charset detection), so
-trafilatura never sees bytes (it would gunzip them: a gzip bomb); lxml's HTML parser, which
-never fetches anything, expands no external entities and caps nesting at 256 levels without
-``huge_tree``; a node-count limit (``too_many_nodes``); an output limit (``text_too_large``); and a
-wall-clock limit (``extract_timeout``): a SIGALRM timer when the core runs on the main thread
+decoding, so trafilatura never sees bytes (it would gunzip them: a gzip bomb); lxml's HTML
+parser (or lexbor's, for resiliparse), which never fetches anything, expands no external
+entities and (lxml) caps nesting at 256 levels without ``huge_tree``; a node-count limit
+(``too_many_nodes``); an output limit (``text_too_large``); and a wall-clock limit
+(``extract_timeout``) from :mod:`stages.watchdog`: a SIGALRM timer on the main thread
 (in-process runner; near-free), else a watchdog child process per worker that is killed and
-restarted when a page overruns (signals only work on the main thread, and a thread cannot stop
-CPU-bound Python).
+restarted when a page overruns (``extract_crashed`` if it dies).
 
 Records that already hold text pass through untouched. The HTML is dropped once text exists,
 so later shuffles carry text only.
@@ -25,7 +29,8 @@ from __future__ import annotations
 import codecs
 import re
 import threading
-from functools import partial
+import unicodedata
+from functools import lru_cache, partial
 from itertools import islice
 from typing import Any, Callable, Literal
 
@@ -57,14 +62,18 @@ class Config(StageSection):
     min_text_chars: int = Field(default=1, ge=0)
     # Wall-clock limit per page (`extract_timeout`).
     timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
-    # How the limit is enforced: "signal" = SIGALRM timer in-process (main thread only, ~free);
-    # "process" = watchdog child per worker, killed and restarted on overrun (any thread, ~4 %
-    # CPU for the pipe round trip); "auto" (= "signal") uses the timer on the main thread and the
-    # watchdog elsewhere; "off" = size limits only.
+    # How the limit is enforced (stages/watchdog.py): "signal" = SIGALRM timer in-process (main
+    # thread only, ~free); "process" = watchdog child per worker, killed and restarted on overrun
+    # (any thread, ~4 % CPU for the pipe round trip); "auto" (= "signal") uses the timer on the
+    # main thread and the watchdog elsewhere; "off" = size limits only.
     timeout_mode: Literal["auto", "signal", "process", "off"] = "auto"
     # Every list item becomes one line starting with this marker (e.g. "- " or "• ").
     bullet: str = Field(default="- ", min_length=1, max_length=8, pattern=r"^[^\n\r]+$")
     include_tables: bool = True
+    # Comment threads (trafilatura's comment sections). Off: user comments are short, repetitive
+    # ("Great post!") and spam-prone, and FineWeb/datatrove leave them out; on adds 12.8 % more
+    # characters on 35 of 187 eval pages (docs/extract.md). When on, they follow the main text
+    # as plain lines (a thread is a list of posts, not of items: no bullets).
     include_comments: bool = False
     # trafilatura's favor_recall: ~1.5x faster, +1 bullet, +3 boilerplate strings removed, but 3
     # must-contain strings fewer on the eval pages (docs/extract.md); on for throughput.
@@ -93,14 +102,19 @@ class Config(StageSection):
 
 # ------------------------------------------------------------------ decoding ---------------
 
+_ASCII = bytes(range(128))
+
+
+@lru_cache(maxsize=256)
 def _codec(label: str | None) -> str | None:
-    """The Python codec a browser would use for a charset label, or None if browsers ignore it.
+    """The Python codec a browser would use for a charset label, or None to ignore the label.
 
     WHATWG's label table (via ``webencodings``, html5lib's table): "iso-8859-1" and "ascii" mean
-    windows-1252, "utf-16" means UTF-16LE, "gb2312" means GBK; labels browsers do not know
-    (utf-32, utf-7, EBCDIC cp037, ...) are ignored, as a browser ignores them. A Python alias
-    that is not a WHATWG label ("latin-1") is looked up by its Python name. GBK is decoded with
-    gb18030, its superset (WHATWG decodes the gbk label with the gb18030 decoder).
+    windows-1252, "utf-16" means UTF-16LE, "gb2312" means GBK (decoded with gb18030, its
+    superset, as WHATWG does). A label outside the table that Python knows ("latin-1", "cp874",
+    "euc_jp") is kept when its codec reads ASCII bytes as ASCII; UTF-32, UTF-7 and EBCDIC
+    (cp037) do not, no browser reads them, and a page served with them is nearly always
+    mislabelled: they are ignored.
     """
     if not label:
         return None
@@ -110,11 +124,16 @@ def _codec(label: str | None) -> str | None:
     encoding = webencodings.lookup(label)
     if encoding is None:
         try:
-            encoding = webencodings.lookup(codecs.lookup(label).name)
+            name = codecs.lookup(label).name
         except LookupError:
             return None
+        encoding = webencodings.lookup(name)
         if encoding is None:
-            return None
+            try:
+                reads_ascii = _ASCII.decode(name) == _ASCII.decode("ascii")
+            except UnicodeDecodeError:
+                reads_ascii = False
+            return name if reads_ascii else None
     name = encoding.codec_info.name
     return {"gbk": "gb18030", "x-user-defined": "cp1252"}.get(name, name)
 
@@ -522,13 +541,11 @@ def trafilatura_text(html: bytes, charset: str | None, config: Config) -> str | 
     made; comments (``include_comments``) appended after it without bullets.
 
     ``bare_extraction`` rather than ``extract``: the same extraction (``extract`` is it plus
-    joining body and comments and NFC), but with the comment thread apart from the main text.
+    joining body and comments), but with the comment thread apart from the main text.
     A comment thread is a list of posts, not of items: a sentinel trafilatura carried into a
     comment (a comment whose first visible text is its body, not the author's name) would
     otherwise bullet some comments and not others.
     """
-    import unicodedata
-
     import trafilatura
 
     tree = parse_html(html, charset, config)
@@ -546,7 +563,7 @@ def trafilatura_text(html: bytes, charset: str | None, config: Config) -> str | 
     if config.include_comments and document.comments:
         comments = normalise_markers(document.comments.replace(SENTINEL, ""), config.bullet)
         text = f"{text}\n{comments}"
-    return unicodedata.normalize("NFC", text.strip()) or None
+    return text.strip() or None
 
 
 def _first_visible_text(node: Any) -> Any:
@@ -600,9 +617,10 @@ ENGINES: dict[str, Callable[[bytes, str | None, Config], str | None]] = {
 
 
 def extract_text(html: bytes, charset: str | None, config: Config) -> str | None:
-    """Main text with bullet lines; None when the engine finds no main text."""
+    """Main text with bullet lines, NFC (as trafilatura.extract returns it); None when the
+    engine finds no main text."""
     text = ENGINES[config.engine](html, charset, config)
-    return text.replace(SENTINEL, "") if text else None
+    return unicodedata.normalize("NFC", text.replace(SENTINEL, "")) if text else None
 
 
 def extract_or_drop(html: bytes, charset: str | None, config: Config) -> str | Drop:
