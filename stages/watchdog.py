@@ -42,23 +42,33 @@ class _Overrun(BaseException):
     """Raised by the SIGALRM handler; BaseException so no `except Exception` in a library eats it."""
 
 
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise _Overrun()
-
-
 def run_with_alarm(fn: Callable[[], Any], seconds: float) -> Any:
     """Run ``fn()`` under an ITIMER_REAL timer (main thread only): Python code is interrupted
     between bytecodes; a single C call (one lxml parse) finishes first, so callers bound its
-    input size. Raises TimeLimitExceeded on overrun."""
-    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    input size. Raises TimeLimitExceeded on overrun.
+
+    Whatever the interrupted code turns our exception into counts as the overrun once the timer
+    fired: a native extension that called back into Python may re-raise it as its own error
+    (resiliparse's Rust bindings raise a PanicException).
+    """
+    fired = False
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        nonlocal fired
+        fired = True
+        raise _Overrun()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
     try:
         signal.setitimer(signal.ITIMER_REAL, seconds)
         try:
             return fn()
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-    except _Overrun:
-        raise TimeLimitExceeded(f"> {seconds:g} s") from None
+    except BaseException:
+        if fired:
+            raise TimeLimitExceeded(f"> {seconds:g} s") from None
+        raise
     finally:
         signal.signal(signal.SIGALRM, previous)
 

@@ -94,3 +94,21 @@ def test_signal_mode_in_a_thread_falls_back_to_the_child() -> None:
 def test_off_mode_calls_in_process() -> None:
     limited = TimeLimited(operator.sub, 0.001, "off")
     assert limited(5, 2) == 3 and limited.watchdog is None
+
+
+def test_an_overrun_converted_by_native_code_still_counts_as_the_overrun() -> None:
+    # a native extension interrupted inside a callback may re-raise our exception as its own
+    # (resiliparse's Rust bindings panic: PanicException, a BaseException)
+    class NativePanic(BaseException):
+        pass
+
+    def converts() -> None:
+        try:
+            busy(5)
+        except BaseException as error:
+            raise NativePanic("callback failed") from error
+
+    with pytest.raises(TimeLimitExceeded):
+        run_with_alarm(converts, 0.2)
+    with pytest.raises(ValueError):  # no alarm: the error is the call's own
+        run_with_alarm(lambda: int("x"), 5)

@@ -384,12 +384,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="add a row: resiliparse's own extract_plain_text (main_content, its bullets)")
     parser.add_argument("--changes", default=None, metavar="KEY=VALUE[,KEY=VALUE]",
                         help="print what these stage overrides change against the stage defaults")
+    parser.add_argument("--never-main-text", default=None, metavar="TAG,TAG",
+                        help="replace stages.extract.NEVER_MAIN_TEXT (the elements cut before "
+                             "trafilatura) for this run, e.g. to measure a cut; '+TAG,...' adds to it")
     parser.add_argument("--charsets", action="store_true",
                         help="decoding study on legacy-encoded sentences (see the docstring)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--misses", action="store_true", help="also list every missed string")
     args = parser.parse_args(argv)
 
+    if args.never_main_text is not None:
+        from stages import extract
+
+        tags = tuple(filter(None, args.never_main_text.lstrip("+").split(",")))
+        extract.NEVER_MAIN_TEXT = (extract.NEVER_MAIN_TEXT + tags) if args.never_main_text.startswith("+") else tags
     if args.charsets:
         print(json.dumps(charset_study(SHARED / "langid_sentences"), ensure_ascii=False, indent=1))
         return 0
