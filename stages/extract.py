@@ -75,16 +75,17 @@ class Config(StageSection):
     # characters on 35 of 187 eval pages (docs/extract.md). When on, they follow the main text
     # as plain lines (a thread is a list of posts, not of items: no bullets).
     include_comments: bool = False
-    # trafilatura's favor_recall: ~1.5x faster, +1 bullet, +3 boilerplate strings removed, but 3
-    # must-contain strings fewer on the eval pages (docs/extract.md); on for throughput.
+    # trafilatura's favor_recall: ~1.5x faster, +1 bullet, but 2 must-contain strings fewer on
+    # the eval pages (docs/extract.md); on for throughput.
     favor_recall: bool = True
     # trafilatura's deduplicate: drop text segments repeated within the page (as datatrove runs it).
     deduplicate: bool = False
     # trafilatura's fast mode: skip its fallback extractors (readability, jusText).
     fast: bool = False
     # Main-text extractor. "trafilatura": the best eval-page scores (docs/extract.md); the HTML
-    # path's floor. "resiliparse" (extra `fast-extract`): ~Nx the pages per CPU-second, lower
-    # boilerplate removal, drops lists shallower than 4 levels below <body> (docs/extract.md).
+    # path's floor. "resiliparse" (extra `fast-extract`): 3.2-3.6x the pages per CPU-second,
+    # weaker boilerplate removal (435 vs 488 of 551 strings absent), drops lists shallower than
+    # 4 levels below <body> (docs/extract.md).
     engine: Literal["trafilatura", "resiliparse"] = "trafilatura"
 
     @field_validator("engine")
@@ -203,8 +204,8 @@ def decode_html(html: bytes, charset: str | None) -> str:
     switching the whole page to a code page that garbles every other character ("schÃ¶n").
     Candidates are compared by what they decode and what they produce, never taken alone:
     UTF-8 is kept when its valid multi-byte sequences (each one mojibake under a single-byte
-    code page) outnumber its invalid bytes two to one (legacy-encoded text in 23 languages
-    reaches at most 0.75 to one, docs/extract.md); a label must decode all but
+    code page) outnumber its invalid bytes two to one (legacy-encoded sentences of 33
+    languages, 5 to a page, reach at most 0.75 to one: docs/extract.md); a label must decode all but
     ``_TINY_SHARE`` of the non-ASCII bytes and keep the markup readable (a UTF-8 page served
     as UTF-16 decodes into CJK without a single tag); detection ranks the rest by language
     score (:func:`pick_by_language`).
@@ -502,7 +503,7 @@ def load_tree(data: bytes) -> Any:
 
     Not ``trafilatura.utils.load_html``: it takes a decoded string, which lxml re-encodes to
     UTF-8, after a regex pass over the whole page for XML-forbidden characters that
-    :func:`page_utf8` does bytewise (~0.6 ms of ~2 ms per page, docs/extract.md).
+    :func:`page_utf8` does bytewise (docs/extract.md, "Quality and speed").
     """
     from lxml import etree
     from lxml.html import fromstring

@@ -300,7 +300,7 @@ LEGACY = {"de": "cp1252", "fr": "cp1252", "es": "cp1252", "pt": "cp1252", "it": 
 
 def charset_study(sentences_dir: Path, per_language: int = 200) -> dict[str, Any]:
     """See --charsets in the module docstring."""
-    from stages.extract import decode_counting, decode_html
+    from stages.extract import decode_html
 
     out: dict[str, Any] = {"pages": {}, "max_valid_per_invalid": {}, "undeclared_restored": {},
                            "declared_restored": {}, "worst_undeclared": {}}
@@ -321,8 +321,9 @@ def charset_study(sentences_dir: Path, per_language: int = 200) -> dict[str, Any
                     continue
                 if raw.isascii():
                     continue
-                text, invalid = decode_counting(raw, "utf-8")
-                valid = len(text) - len(text.encode("ascii", "ignore")) - text.count("\ufffd")
+                text = raw.decode("utf-8", "replace")  # invalid runs (>= invalid bytes / 3)
+                invalid = text.count("\ufffd")
+                valid = len(text) - len(text.encode("ascii", "ignore")) - invalid
                 ratio = valid / invalid if invalid else float("inf")
                 if ratio > worst_ratio:
                     worst_ratio, worst_lang = ratio, f"{lang} {encoding}"
