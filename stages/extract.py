@@ -83,7 +83,7 @@ class Config(StageSection):
     # trafilatura's fast mode: skip its fallback extractors (readability, jusText).
     fast: bool = False
     # Main-text extractor. "trafilatura": the best eval-page scores (docs/extract.md); the HTML
-    # path's floor. "resiliparse" (extra `fast-extract`): 3.2-3.6x the pages per CPU-second,
+    # path's floor. "resiliparse" (extra `fast-extract`): 3.2-3.5x the pages per CPU-second,
     # weaker boilerplate removal (435 vs 488 of 551 strings absent), drops lists shallower than
     # 4 levels below <body> (docs/extract.md).
     engine: Literal["trafilatura", "resiliparse"] = "trafilatura"
