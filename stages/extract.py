@@ -607,6 +607,17 @@ def cap_depth(tree: Any) -> None:
 
 
 def resiliparse_text(html: bytes, charset: str | None, config: Config) -> str | None:
+    """:func:`_resiliparse_text`, a Rust panic turned into an error the stage shell dead-letters
+    (pyo3's PanicException is a BaseException, which would stop the whole run)."""
+    try:
+        return _resiliparse_text(html, charset, config)
+    except BaseException as error:
+        if type(error).__name__ != "PanicException":
+            raise
+        raise RuntimeError(f"resiliparse panicked: {error}") from None
+
+
+def _resiliparse_text(html: bytes, charset: str | None, config: Config) -> str | None:
     """resiliparse's main-content text (lexbor parser, C), list items marked like ours.
 
     The same decoding, sentinel scrub and limits as the trafilatura path, and the same nesting

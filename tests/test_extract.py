@@ -417,6 +417,21 @@ def test_resiliparse_tree_is_capped_at_lxmls_nesting_depth() -> None:
     assert len(tree.document.query_selector_all("body" + " > *" * ex.MAX_DEPTH).values()) == 1
 
 
+def test_a_resiliparse_panic_is_an_error_the_shell_dead_letters(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("resiliparse")
+    import resiliparse.extract.html2text
+
+    class PanicException(BaseException):  # pyo3's type: not an Exception, would stop the run
+        pass
+
+    def panics(*args: object, **kwargs: object) -> str:
+        raise PanicException("called `Result::unwrap()` on an `Err` value")
+
+    monkeypatch.setattr(resiliparse.extract.html2text, "extract_plain_text", panics)
+    with pytest.raises(RuntimeError, match="resiliparse panicked"):  # an Exception: dead letter
+        extract_doc(Doc(id="p", html=page("<p>x</p>")), Config(timeout_mode="off", engine="resiliparse"))
+
+
 def test_resiliparse_engine_without_its_package_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
