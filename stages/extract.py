@@ -273,8 +273,8 @@ def pick_by_language(html: bytes, labels: list[str] = (), nonascii: int | None =
     decoded: list[tuple[str, str, int, int]] = []  # (codec, text, invalid bytes, markup count)
     seen = set()
     for guess in [*labels, *guesses[:candidates], "cp1252"]:
-        codec = _codec(guess) or guess
-        if codec in seen or codec == "utf-8":
+        codec = _codec(guess)  # None: a codec no browser reads (UTF-32, EBCDIC): not a candidate
+        if codec is None or codec in seen or codec == "utf-8":
             continue
         seen.add(codec)
         try:
