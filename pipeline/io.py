@@ -18,12 +18,12 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
-from pipeline.readers import READ_STAGE, detect_format, read_file
+from pipeline.inputs import common_root, file_size, read_path, source_name
+from pipeline.readers import READ_STAGE
 from stages.base import DEAD_LETTER, REJECTED
 from stages.progress import PROGRESS
 from stages.record import AUDIT_TEXT_CHARS, DeadLetter, Doc, Rejected
@@ -33,12 +33,12 @@ FILE_STATS = "file_stats"
 KEPT_SCHEMA = pa.schema([
     ("id", pa.string()), ("url", pa.string()), ("source", pa.string()), ("text", pa.string()),
     ("lang", pa.string()), ("lang_score", pa.float32()), ("token_count", pa.int64()),
-    ("date", pa.string()), ("meta", pa.string()),
+    ("date", pa.string()), ("meta", pa.string()), ("metadata", pa.string()), ("position", pa.int64()),
 ])
 REJECTED_SCHEMA = pa.schema([
     ("id", pa.string()), ("url", pa.string()), ("source", pa.string()), ("stage", pa.string()),
     ("reason", pa.string()), ("detail", pa.string()), ("bytes", pa.int64()), ("text", pa.string()),
-    ("lang", pa.string()), ("meta", pa.string()),
+    ("lang", pa.string()), ("meta", pa.string()), ("position", pa.int64()),
 ])
 DEAD_LETTER_SCHEMA = pa.schema([
     ("id", pa.string()), ("source", pa.string()), ("stage", pa.string()), ("error", pa.string()),
@@ -61,7 +61,8 @@ def _clean(text: str | None) -> str | None:
 def kept_row(doc: Doc) -> dict[str, Any]:
     return {"id": doc.id, "url": _clean(doc.url), "source": doc.source, "text": _clean(doc.text),
             "lang": doc.lang, "lang_score": doc.lang_score, "token_count": doc.token_count,
-            "date": doc.date, "meta": _meta_json(doc.meta)}
+            "date": doc.date, "meta": _meta_json(doc.meta), "metadata": _clean(doc.metadata),
+            "position": doc.position}
 
 
 def rejected_row(rejected: Rejected) -> dict[str, Any]:
@@ -70,7 +71,7 @@ def rejected_row(rejected: Rejected) -> dict[str, Any]:
     return {"id": doc.id, "url": _clean(doc.url), "source": doc.source, "stage": rejected.stage,
             "reason": rejected.reason, "detail": _clean(rejected.detail),
             "bytes": rejected.bytes or doc.raw_bytes, "text": _clean(text), "lang": doc.lang,
-            "meta": _meta_json(doc.meta)}
+            "meta": _meta_json(doc.meta), "position": doc.position}
 
 
 def dead_letter_row(dead: DeadLetter) -> dict[str, Any]:
@@ -81,8 +82,9 @@ def dead_letter_row(dead: DeadLetter) -> dict[str, Any]:
 class ReadFileFn(beam.DoFn):
     """Reads one file; every record goes to docs, rejected (stage read) or dead letters."""
 
-    def __init__(self, input_config: Any) -> None:
+    def __init__(self, input_config: Any, root: str = "") -> None:
         self.input_config = input_config
+        self.root = root  # `source` is a file's path below it (pipeline.inputs.common_root)
         self.records = Metrics.counter(READ_STAGE, "records")
         self.docs_out = Metrics.counter(READ_STAGE, "docs_out")
         self.bytes_out = Metrics.counter(READ_STAGE, "bytes_out")
@@ -106,21 +108,12 @@ class ReadFileFn(beam.DoFn):
         self.micros.inc(int(spent * 1e6))
 
     def _read(self, path: str) -> Iterable:
-        fmt = self.input_config.format
-        fmt = detect_format(path) if fmt == "auto" else fmt
-        source = self.input_config.source or path.rsplit("/", 1)[-1]
         records = 0
-        file_bytes = 0
-        try:
-            file_bytes = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
-            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
-                for result in read_file(stream, path, fmt or "unknown", self.input_config):
-                    records += 1
-                    yield from self._route(result)
-        except Exception as error:  # noqa: BLE001 - e.g. file vanished or unreadable
+        source = source_name(path, self.root)
+        for result in read_path(path, self.input_config, self.input_config.source or source):
             records += 1
-            yield from self._route(DeadLetter.of(source, READ_STAGE, f"cannot read {path}: "
-                                                 f"{type(error).__name__}: {error}"))
+            yield from self._route(result)
+        file_bytes = file_size(path)
         self.records.inc(records)
         self.bytes_in.inc(file_bytes)
         yield TaggedOutput(FILE_STATS, {"path": path, "records": records, "bytes": file_bytes})
@@ -155,7 +148,7 @@ class ReadDocuments(beam.PTransform):
         return (pbegin
                 | "files" >> beam.Create(self.files)
                 | "spread files" >> beam.Reshuffle()
-                | "parse" >> beam.ParDo(ReadFileFn(self.input_config)).with_outputs(
+                | "parse" >> beam.ParDo(ReadFileFn(self.input_config, common_root(self.files))).with_outputs(
                     REJECTED, DEAD_LETTER, FILE_STATS, main="docs"))
 
 

@@ -12,6 +12,7 @@ from pipeline import io as pio
 from pipeline import outputs
 from pipeline.config import ConfigError, enabled_stages
 from pipeline.graph import COUNTED_STATS, Staging, build_graph
+from pipeline.inputs import check_input_fields, resolve_inputs
 from pipeline.memory import limit_malloc_arenas
 from pipeline.options import beam_options, runner_name
 from pipeline.summary import build_summary, metric_totals
@@ -19,26 +20,13 @@ from pipeline.summary import build_summary, metric_totals
 log = logging.getLogger("pipeline")
 
 
-def resolve_inputs(patterns: list[str]) -> list[str]:
-    """Expand globs before any work; a pattern that matches nothing is an error."""
-    files: list[str] = []
-    for pattern in patterns:
-        try:
-            matched = FileSystems.match([pattern])[0].metadata_list
-        except Exception as error:  # noqa: BLE001
-            raise ConfigError(f"--input {pattern}: cannot list ({error})") from error
-        found = sorted(m.path for m in matched if not m.path.endswith("/"))
-        if not found:
-            raise ConfigError(f"--input {pattern}: matches no file")
-        files.extend(found)
-    return sorted(set(files))
-
-
 def run_pipeline(config: Any, beam_args: list[str]) -> dict[str, Any]:
     """Run the job end to end and return the summary (also written to <output>/summary.json)."""
     options = beam_options(beam_args)
     limit_malloc_arenas(config.run.malloc_arenas)
     files = resolve_inputs(config.input.paths)
+    for warning in check_input_fields(config.input, files):
+        log.warning(warning)
     output = config.output.path.rstrip("/")
     staging_root = outputs.prepare(output, config.output.overwrite)
     staging = Staging(staging_root)
