@@ -11,7 +11,7 @@ import logging
 import sys
 from typing import Callable
 
-from pipeline.config import ConfigError, load_config
+from pipeline.config import DEMO_INPUT, ConfigError, load_config
 
 EPILOG_RUN = """\
 Beam options pass through, e.g.:
@@ -40,6 +40,8 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
         enable(args.progress)
     config = _load(args, **{"input.paths": args.input or None, "output.path": args.output,
                             "output.overwrite": True if args.overwrite else None})
+    if not args.input and list(config.input.paths) == [DEMO_INPUT]:
+        print(f"no --input given: running the bundled demo shard ({DEMO_INPUT})", flush=True)
     summary = run_pipeline(config, beam_args)
     if summary.get("dry_run"):
         print(f"dry run: job built for {summary['files']} input file(s) through "
@@ -77,8 +79,9 @@ Verb = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[..., 
 
 def _run_args(parser: argparse.ArgumentParser) -> None:
     _add_config_args(parser)
-    parser.add_argument("--input", nargs="+", metavar="GLOB",
-                        help="input files or globs (WARC/WARC.gz, JSONL[.gz|.zst], Parquet); "
+    parser.add_argument("--input", nargs="+", metavar="PATH",
+                        help="input files, globs or folders (read recursively), any Beam filesystem "
+                             "path (WARC/ARC, JSON Lines/JSON, Parquet; .gz/.zst/.bz2/.xz); "
                              "default: the bundled demo shard")
     parser.add_argument("--output", help="output directory (default: output.path in the config)")
     parser.add_argument("--overwrite", action="store_true",

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import ConfigError
-from pipeline.readers import (READ_STAGE, ReadResult, detect_format, get_path, is_supported_name,
+from pipeline.readers import (MISSING, READ_STAGE, ReadResult, detect_format, get_path, is_supported_name,
                               json_records, open_decoded, parquet_records, read_file, sniff_format)
 from stages.record import DeadLetter, Rejected
 
@@ -123,12 +123,15 @@ def common_root(files: list[str]) -> str:
     files named ``x.jsonl`` in different folders stay apart."""
     if not files:
         return ""
-    folders = [f.rsplit("/", 1)[0] if "/" in f else "" for f in files]
-    root = posixpath.commonpath(folders) if all(f.startswith("/") for f in folders) else ""
-    if not root:
-        prefix = os.path.commonprefix(folders)
-        root = prefix if prefix in folders or prefix.endswith("/") else prefix.rsplit("/", 1)[0]
-    return root.rstrip("/")
+    common = files[0].split("/")[:-1]
+    for path in files[1:]:
+        parts = path.split("/")[:-1]
+        size = 0
+        while size < min(len(common), len(parts)) and common[size] == parts[size]:
+            size += 1
+        common = common[:size]
+    root = "/".join(common)
+    return "" if root.endswith(":/") or root.endswith(":") else root
 
 
 def source_name(path: str, root: str) -> str:
@@ -174,6 +177,7 @@ def read_path(path: str, input_config: Any, source: str | None = None) -> Iterat
     from apache_beam.io.filesystem import CompressionTypes
 
     source = source or input_config.source or path.rsplit("/", 1)[-1]
+    path = _local(path)
     size, refusal = _stat(path)
     if refusal is not None:
         yield DeadLetter.of(source, READ_STAGE, refusal)
@@ -217,6 +221,7 @@ def _sample(path: str, fmt: str, input_config: Any, wanted: int) -> list[dict]:
     """Up to ``wanted`` parsed records from the start of one file (nothing if unreadable)."""
     from apache_beam.io.filesystem import CompressionTypes
 
+    path = _local(path)
     size, refusal = _stat(path)
     if refusal is not None:
         return []
@@ -245,7 +250,16 @@ def _sample(path: str, fmt: str, input_config: Any, wanted: int) -> list[dict]:
 
 
 def _present(value: Any) -> bool:
-    return value is not None and (not isinstance(value, (str, bytes)) or bool(value.strip()))
+    if value is None or value is MISSING:
+        return False
+    return not isinstance(value, (str, bytes)) or bool(value.strip())
+
+
+def _field_list(present: Counter, limit: int = 25) -> str:
+    """Fields seen, top-level first then nested, most frequent first; the rest counted."""
+    ordered = sorted(present, key=lambda p: (p.count("."), -present[p], p))
+    shown = ", ".join(ordered[:limit]) or "(none)"
+    return shown + (f" (and {len(ordered) - limit} more)" if len(ordered) > limit else "")
 
 
 def _suggest_text(records: list[dict], paths: Counter) -> tuple[str, str] | None:
@@ -274,7 +288,9 @@ def check_input_fields(input_config: Any, files: list[str]) -> list[str]:
     if not wanted:
         return []
     fields = input_config.fields
-    set_by_user = fields.model_fields_set
+    # "set by the user" = differs from the code default (a config may spell the defaults out)
+    set_by_user = {name for name, info in type(fields).model_fields.items()
+                   if getattr(fields, name) != info.default}
     warnings: list[str] = []
     by_format: dict[str, list[str]] = {}
     for path in files:
@@ -296,7 +312,7 @@ def check_input_fields(input_config: Any, files: list[str]) -> list[str]:
         present: Counter = Counter()
         for record in records:
             present.update(path for path, value in _flatten(record) if value is not None)
-        shown = ", ".join(f"{p}" for p, _ in present.most_common(30)) or "(none)"
+        shown = _field_list(present)
         where = f"the first {len(records)} {fmt} records (of {', '.join(sampled[:3])}" \
                 f"{', ...' if len(sampled) > 3 else ''})"
         has = {name: any(_present(get_path(r, getattr(fields, name))) for r in records)

@@ -449,33 +449,34 @@ class DecodedStream:
 def open_decoded(raw: IO[bytes], path: str, limit: int, size: int | None = None,
                  head: bytes = b"") -> DecodedStream:
     """A :class:`DecodedStream` over ``raw``; the codec is sniffed from the first bytes and only
-    falls back to the file name when the bytes do not say."""
+    falls back to the file name when the bytes do not say (no magic number, and not the start
+    of an uncompressed WARC or JSON file either)."""
     if len(head) < _MAGIC_LOOKAHEAD:
         head += raw.read(_MAGIC_LOOKAHEAD - len(head))
-    codec = sniff_codec(head) or _split_name(path)[1]
+    codec = sniff_codec(head) or (None if sniff_format(head) else _split_name(path)[1])
     return DecodedStream(raw, codec, head=head, limit=limit, size=size)
 
 
 # --------------------------------------------------------------------------- field paths
-_MISSING = object()
+MISSING = object()  # what get_path returns for an absent field
 
 
 def get_path(record: Any, path: str) -> Any:
     """The value at a dotted path (``metadata.url``) in nested dicts; a key that itself contains
-    dots wins over descending. Returns ``_MISSING`` when absent."""
+    dots wins over descending. Returns ``MISSING`` when absent."""
     if not isinstance(record, dict):
-        return _MISSING
+        return MISSING
     if path in record:
         return record[path]
     head, dot, rest = path.partition(".")
     while dot:
         if head in record:
             found = get_path(record[head], rest)
-            if found is not _MISSING:
+            if found is not MISSING:
                 return found
         more, dot, rest = rest.partition(".")
         head = f"{head}.{more}"
-    return _MISSING
+    return MISSING
 
 
 class JsonNumber(float):
@@ -511,7 +512,7 @@ def to_json(value: Any) -> str:
 def _text_of(value: Any, field: str, raw: bytes = b"", path: str = "") -> str | None:
     """A field value as text: strings as they are, UTF-8 bytes decoded, numeric ids as written,
     dates from timestamps; anything else is a TypeError naming the field."""
-    if value is None or value is _MISSING:
+    if value is None or value is MISSING:
         return None
     if isinstance(value, str):
         return value
@@ -551,7 +552,7 @@ class RecordMapper:
             kept = {}
             for path in self.metadata:
                 value = get_path(record, path)
-                if value is not _MISSING:
+                if value is not MISSING:
                     kept[path] = value
         return to_json(kept)
 
@@ -577,7 +578,7 @@ class RecordMapper:
             text = _text_of(values["text"], "text", path=paths["text"])
             date = _text_of(values["date"], "date", path=paths["date"])
             html_value = values["html"]
-            if html_value is _MISSING or html_value is None:
+            if html_value is MISSING or html_value is None:
                 html = None
             elif isinstance(html_value, str):
                 html = html_value.encode("utf-8", "surrogatepass")
@@ -1041,12 +1042,12 @@ class WarcReader:
                     break
                 if pending is None:
                     pending = _Pending(gap.offset, gap.message)
-                else:
-                    pending.note += f"; {gap.message}"
+                else:  # the damage is the cause of what came before it
+                    pending.note = f"{gap.message}; {pending.note}"
                 yield pending.dead_letter(self.source)
                 pending = None
                 continue
-            if not line.strip():
+            if not line.strip(b" \t\r\n\0"):  # blank lines and NUL padding between records
                 continue
             if not self._is_start(line):
                 if pending is None:
