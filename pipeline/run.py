@@ -10,7 +10,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline import io as pio
 from pipeline import outputs
-from pipeline.config import ConfigError, enabled_stages
+from pipeline.config import enabled_stages
 from pipeline.graph import COUNTED_STATS, Staging, build_graph
 from pipeline.inputs import check_input_fields, resolve_inputs
 from pipeline.memory import limit_malloc_arenas

@@ -14,9 +14,9 @@ from pathlib import Path
 from pipeline.outputs import read_rows
 
 
-def fates(output: Path) -> dict[str, Counter]:
+def fates(output: Path, folder: str = "") -> dict[str, Counter]:
     """Per input file (its `source`: the path below the input folder): counts of kept /
-    stage:reason / dead-letter errors."""
+    stage:reason / dead-letter errors (``folder`` is cut from messages, so tables compare)."""
     per_file: dict[str, Counter] = defaultdict(Counter)
 
     for row in read_rows(str(output), "kept"):
@@ -24,7 +24,7 @@ def fates(output: Path) -> dict[str, Counter]:
     for row in read_rows(str(output), "rejected"):
         per_file[row["source"]][f"rejected `{row['stage']}:{row['reason']}`"] += 1
     for row in read_rows(str(output), "dead_letter"):
-        error = row["error"].replace("|", "/")
+        error = row["error"].replace(folder, "").replace("|", "/") if folder else row["error"].replace("|", "/")
         per_file[row["source"]][f"dead letter ({row['stage']}: {error[:90]})"] += 1
     return per_file
 
@@ -45,7 +45,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
     summary = json.loads((args.output / "summary.json").read_text())
-    print(table(json.loads(args.cases.read_text()), fates(args.output)))
+    folder = str(args.cases.resolve().parent / "input") + "/"
+    print(table(json.loads(args.cases.read_text()), fates(args.output, folder)))
     print(f"\nconservation: {summary['conservation']}")
 
 
