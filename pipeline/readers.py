@@ -1050,6 +1050,12 @@ class WarcReader:
             if not line.strip(b" \t\r\n\0"):  # blank lines and NUL padding between records
                 continue
             if not self._is_start(line):
+                glued = line.find(b"WARC/", 1)  # stray bytes with no newline before a header
+                if glued > 0 and self._is_start(line[glued:]):
+                    stream.unread(line[glued:])
+                    line = line[:glued]
+                    if not line.strip(b" \t\r\n\0"):
+                        continue
                 if pending is None:
                     pending = _Pending(stream.file_offset(start) or start,
                                        f"not a WARC record: bytes at {self._offset_text(start)} "

@@ -365,3 +365,23 @@ def test_unknown_format_is_one_dead_letter_and_an_empty_file_nothing() -> None:
     (letter,) = read(b"just some text\n", "notes.txt")
     assert letter.error.startswith("unknown input format")
     assert read(b"", "empty.txt") == [] and read(b"", "empty.jsonl.gz") == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(junk=st.binary(min_size=1, max_size=80), where=st.integers(min_value=0, max_value=3),
+       cut=st.integers(min_value=0, max_value=4000), per_record=st.booleans())
+def test_damaged_warc_never_raises_and_resynchronises(junk: bytes, where: int, cut: int,
+                                                      per_record: bool) -> None:
+    """Garbage at any record boundary of a (per-record or single-stream) gzipped or plain WARC
+    costs no record; a cut anywhere keeps every record before it; never an exception."""
+    records = [warc_record(f"http://w/{i}", html(i), f"id-{i}") for i in range(5)]
+    pieces = [gz(r) for r in records] if per_record else records
+    damaged = b"".join(pieces[: where + 1]) + b"\n" + junk + b"".join(pieces[where + 1:])
+    name = "x.warc.gz" if per_record else "x.warc"
+    assert len(docs(read(damaged, name))) == 5
+    whole = b"".join(pieces)
+    prefix = whole[: cut % (len(whole) + 1)]
+    complete = sum(1 for i in range(5) if len(b"".join(pieces[: i + 1])) <= len(prefix))
+    results = read(prefix, name)
+    assert [d.id for d in docs(results)][:complete] == [f"urn:uuid:id-{i}" for i in range(complete)]
+    assert len(dead(results)) <= 2
