@@ -313,8 +313,9 @@ class DecodedStream:
                 if not chunk:
                     self._done = True
                     self.gap = Damage("truncated", f"truncated: the {self.codec} data ends inside "
-                                      f"the member that starts at byte {self._member_start} "
-                                      f"(the file has {self._fed} bytes)", self._member_start)
+                                      f"the member that starts at byte {self._member_start}: "
+                                      f"{self._fed - self._member_start} bytes of it are in the "
+                                      "file, its end is missing", self._member_start)
                     return False
             try:
                 out = member.decompress(chunk, self.OUT)
