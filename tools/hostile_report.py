@@ -25,7 +25,7 @@ def fates(output: Path, folder: str = "") -> dict[str, Counter]:
         per_file[row["source"]][f"rejected `{row['stage']}:{row['reason']}`"] += 1
     for row in read_rows(str(output), "dead_letter"):
         error = row["error"].replace(folder, "").replace("|", "/") if folder else row["error"].replace("|", "/")
-        per_file[row["source"]][f"dead letter ({row['stage']}: {error[:90]})"] += 1
+        per_file[row["source"]][f"dead letter ({row['stage']}: {error[:150]})"] += 1
     return per_file
 
 
