@@ -14,7 +14,7 @@ import logging
 import sys
 from typing import Callable
 
-from pipeline.config import ConfigError, load_config
+from pipeline.config import DEMO_INPUT, ConfigError, load_config
 
 EXIT_CONFIG, EXIT_EVIDENCE, EXIT_INTERRUPTED = 2, 3, 130  # 130 = 128 + SIGINT, the shell's convention
 
@@ -67,6 +67,8 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     config = _checked(args, beam_args, **{"input.paths": args.input or None,
                                           "output.path": args.output,
                                           "output.overwrite": True if args.overwrite else None})
+    if not args.input and list(config.input.paths) == [DEMO_INPUT]:
+        print(f"no --input given: running the bundled demo shard ({DEMO_INPUT})", flush=True)
     _note_demo_resources(config)
     summary = run_pipeline(config, beam_args, resume=args.resume)
     if summary.get("dry_run"):
@@ -115,8 +117,9 @@ Verb = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[..., 
 
 def _run_args(parser: argparse.ArgumentParser) -> None:
     _add_config_args(parser)
-    parser.add_argument("--input", nargs="+", metavar="GLOB",
-                        help="input files or globs (WARC/WARC.gz, JSONL[.gz|.zst], Parquet); "
+    parser.add_argument("--input", nargs="+", metavar="PATH",
+                        help="input files, globs or folders (read recursively), any Beam filesystem "
+                             "path (WARC/ARC, JSON Lines/JSON, Parquet; .gz/.zst/.bz2/.xz); "
                              "default: the bundled demo shard")
     parser.add_argument("--output", help="output directory (default: output.path in the config)")
     parser.add_argument("--overwrite", action="store_true",

@@ -51,22 +51,31 @@ class ConfigError(ValueError):
 
 
 class InputFields(Section):
-    """Field names in JSONL/Parquet records (defaults follow the common convention)."""
+    """Where each field is in JSON/Parquet records: a key, or a dotted path into nested objects
+    and Parquet structs (``metadata.url``). Defaults follow the common convention."""
 
-    id: str = "id"
-    url: str = "url"
-    html: str = "html"
-    text: str = "text"
-    date: str = "date"
+    id: str = Field(default="id", min_length=1)
+    url: str = Field(default="url", min_length=1)
+    html: str = Field(default="html", min_length=1)
+    text: str = Field(default="text", min_length=1)
+    date: str = Field(default="date", min_length=1)
 
 
 class InputConfig(Section):
+    # Files, globs or folders (read recursively, supported extensions only), any Beam filesystem.
     paths: list[InputPath] = Field(default_factory=lambda: [DEMO_INPUT])
     # docs: Parquet shards of pipeline documents (pipeline.shards.DOC_SCHEMA), e.g. to run later
     # stages again on text a previous run cleaned.
     format: Literal["auto", "warc", "jsonl", "parquet", "docs"] = "auto"
     fields: InputFields = InputFields()
-    # Label written to the `source` column; default is the input file's name.
+    # The input record's other fields, kept as the JSON column `metadata` of the kept Parquet:
+    # "all" (default: provenance and licence fields survive, as in datatrove's readers), "none",
+    # or a list of field names / dotted paths.
+    metadata: Literal["all", "none"] | list[str] = "all"
+    # Records per input format read before the job starts to check input.fields (0: no check).
+    check_records: int = Field(default=100, ge=0)
+    # Label written to the `source` column; default is the input file's path relative to the
+    # folder all inputs share (unique per file).
     source: str | None = None
     # A record larger than this (raw bytes) is dead-lettered instead of read into memory.
     max_record_bytes: int = Field(default=64 * 1024 * 1024, gt=0)

@@ -19,12 +19,12 @@ from stages.record import AUDIT_TEXT_CHARS, DeadLetter, Doc, Rejected
 KEPT_SCHEMA = pa.schema([
     ("id", pa.string()), ("url", pa.string()), ("source", pa.string()), ("text", pa.string()),
     ("lang", pa.string()), ("lang_score", pa.float32()), ("token_count", pa.int64()),
-    ("date", pa.string()), ("meta", pa.string()),
+    ("date", pa.string()), ("meta", pa.string()), ("metadata", pa.string()), ("position", pa.int64()),
 ])
 REJECTED_SCHEMA = pa.schema([
     ("id", pa.string()), ("url", pa.string()), ("source", pa.string()), ("stage", pa.string()),
     ("reason", pa.string()), ("detail", pa.string()), ("bytes", pa.int64()), ("text", pa.string()),
-    ("lang", pa.string()), ("meta", pa.string()),
+    ("lang", pa.string()), ("meta", pa.string()), ("position", pa.int64()),
 ])
 DEAD_LETTER_SCHEMA = pa.schema([
     ("id", pa.string()), ("source", pa.string()), ("stage", pa.string()), ("error", pa.string()),
@@ -47,7 +47,8 @@ def _clean(text: str | None) -> str | None:
 def kept_row(doc: Doc) -> dict[str, Any]:
     return {"id": doc.id, "url": _clean(doc.url), "source": doc.source, "text": _clean(doc.text),
             "lang": doc.lang, "lang_score": doc.lang_score, "token_count": doc.token_count,
-            "date": doc.date, "meta": _meta_json(doc.meta)}
+            "date": doc.date, "meta": _meta_json(doc.meta), "metadata": _clean(doc.metadata),
+            "position": doc.position}
 
 
 def rejected_row(rejected: Rejected) -> dict[str, Any]:
@@ -56,7 +57,7 @@ def rejected_row(rejected: Rejected) -> dict[str, Any]:
     return {"id": doc.id, "url": _clean(doc.url), "source": doc.source, "stage": rejected.stage,
             "reason": rejected.reason, "detail": _clean(rejected.detail),
             "bytes": rejected.bytes or doc.raw_bytes, "text": _clean(text), "lang": doc.lang,
-            "meta": _meta_json(doc.meta)}
+            "meta": _meta_json(doc.meta), "position": doc.position}
 
 
 def dead_letter_row(dead: DeadLetter) -> dict[str, Any]:

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
@@ -60,6 +59,7 @@ class Layout:
     out: str
     files: tuple[str, ...]          # input files, sorted; a file's index is its position
     compression: str = "zstd"
+    root: str = ""                  # the folder all inputs share: `source` is a path below it
 
     def shard(self, pass_index: int, file_index: int) -> str:
         return f"{self.work}/pass{pass_index}/part-{file_index:05d}.parquet"
@@ -299,39 +299,35 @@ class _FileRun:
         self.close()
 
     def _read_input(self) -> Iterator[tuple[int, Doc]]:
-        """Pass 0: reader results; rejects and dead letters of the reader are routed here."""
-        from pipeline.readers import detect_format, read_file
+        """Pass 0: reader results (pipeline.inputs.read_path never raises: an unreadable file
+        or its unreadable remainder is a dead letter naming the cause); the reader's rejects
+        and dead letters are routed here."""
+        from pipeline.inputs import file_size, read_path, source_name
+        from pipeline.readers import detect_format
 
         stats, config = self.stats, self.spec.input_config
         path = stats.path
-        fmt = config.format if config.format != "auto" else (detect_format(path) or "unknown")
+        fmt = config.format if config.format != "auto" else detect_format(path)
         if fmt == "docs":  # shards of Docs written by a pass: rerun later stages on them
             yield from self._read_docs(path)
             return
         read = stats.stage(READ)
         records = 0
-        file_bytes = 0
         started = time.perf_counter()
-        try:
-            file_bytes = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
-            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
-                results = read_file(stream, path, fmt, config)
-                while True:
-                    try:
-                        result = next(results)
-                    except StopIteration:
-                        break
-                    records += 1
-                    read["micros"] += int((time.perf_counter() - started) * 1e6)
-                    PROGRESS.tick(READ)
-                    yield from self._route_read(result, records)
-                    started = time.perf_counter()
-        except Exception as error:  # noqa: BLE001 - e.g. the file vanished or is unreadable
+        source = config.source or source_name(path, self.layout.root)
+        results = read_path(path, config, source)
+        while True:
+            try:
+                result = next(results)
+            except StopIteration:
+                break
             records += 1
-            source = config.source or path.rsplit("/", 1)[-1]
-            self.dead_letter(DeadLetter.of(source, READ, f"cannot read {path}: "
-                                           f"{type(error).__name__}: {error}"))
+            read["micros"] += int((time.perf_counter() - started) * 1e6)
+            PROGRESS.tick(READ)
+            yield from self._route_read(result, records)
+            started = time.perf_counter()
         read["micros"] += int((time.perf_counter() - started) * 1e6)
+        file_bytes = file_size(path)
         read["docs_in"] = records
         read["bytes_in"] = file_bytes
         stats.input = {"records": records, "bytes": file_bytes}

@@ -30,6 +30,7 @@ from pipeline import outputs, shards
 from pipeline.config import ConfigError
 from pipeline.errors import EvidenceError
 from pipeline.graph import build_graph, plan_passes
+from pipeline.inputs import check_input_fields, common_root, resolve_inputs
 from pipeline.memory import limit_malloc_arenas
 from pipeline.options import beam_options, runner_name
 from pipeline.passes import Layout
@@ -39,21 +40,6 @@ from stages.base import RunContext
 
 log = logging.getLogger("pipeline")
 CODE_VERSION = "passes-1"  # bump when intermediate files change meaning (invalidates --resume)
-
-
-def resolve_inputs(patterns: list[str]) -> list[str]:
-    """Expand globs before any work; a pattern that matches nothing is an error."""
-    files: list[str] = []
-    for pattern in patterns:
-        try:
-            matched = FileSystems.match([pattern])[0].metadata_list
-        except Exception as error:  # noqa: BLE001
-            raise ConfigError(f"--input {pattern}: cannot list ({error})") from error
-        found = sorted(m.path for m in matched if not m.path.endswith("/"))
-        if not found:
-            raise ConfigError(f"--input {pattern}: matches no file")
-        files.extend(found)
-    return sorted(set(files))
 
 
 def _sizes(files: list[str]) -> list[int]:
@@ -97,6 +83,8 @@ def run_pipeline(config: Any, beam_args: list[str], resume: bool = False,
     options = beam_options(beam_args)
     limit_malloc_arenas(config.run.malloc_arenas)
     files = resolve_inputs(config.input.paths)
+    for warning in check_input_fields(config.input, files):
+        log.warning(warning)
     output = outputs.check_output(config.output.path, list(config.input.paths))
     sizes = _sizes(files)
     dry_run = bool(options.get_all_options().get("dry_run"))
@@ -109,7 +97,7 @@ def run_pipeline(config: Any, beam_args: list[str], resume: bool = False,
             reused = outputs.reset(lease, fingerprint(config, files, sizes), resume)
             work, out = lease.work, lease.out
         layout = Layout(work=work, out=out, files=tuple(files),
-                        compression=config.output.compression)
+                        compression=config.output.compression, root=common_root(files))
         context = RunContext(artefact_dir=f"{out}/artefacts", seed=config.run.seed)
         plan = plan_passes(config, sum(sizes), context, stages=stages, sink_factory=_sinks)
         stats_path = f"{work}/stats.pkl"

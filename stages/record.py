@@ -34,6 +34,12 @@ class Doc:
     # Token ids (a numpy array) set by the tokenize stage only when tokenize.write_token_ids is
     # on; the token shard sink consumes them. None otherwise, so shuffles stay small.
     token_ids: Any = None
+    # Where the record starts in its source file: JSON line number (1-based), Parquet row index
+    # (0-based) or WARC/ARC byte offset (the record's gzip member, as CDX indexes give it).
+    position: int | None = None
+    # The input record's other fields as JSON text (input.metadata); None when not kept. Text,
+    # not a dict: it is only carried to the kept Parquet, and text pickles small.
+    metadata: str | None = None
 
     def size(self) -> int:
         """Bytes a stage reads: UTF-8 text once extracted, raw HTML before."""

@@ -14,17 +14,18 @@ from pathlib import Path
 from pipeline.outputs import read_rows
 
 
-def fates(output: Path) -> dict[str, Counter]:
-    """Per input file name: counts of kept / stage:reason / dead-letter error kinds."""
+def fates(output: Path, folder: str = "") -> dict[str, Counter]:
+    """Per input file (its `source`: the path below the input folder): counts of kept /
+    stage:reason / dead-letter errors (``folder`` is cut from messages, so tables compare)."""
     per_file: dict[str, Counter] = defaultdict(Counter)
 
     for row in read_rows(str(output), "kept"):
-        per_file[row["source"].rsplit("/", 1)[-1]]["kept"] += 1
+        per_file[row["source"]]["kept"] += 1
     for row in read_rows(str(output), "rejected"):
-        per_file[row["source"].rsplit("/", 1)[-1]][f"rejected `{row['stage']}:{row['reason']}`"] += 1
+        per_file[row["source"]][f"rejected `{row['stage']}:{row['reason']}`"] += 1
     for row in read_rows(str(output), "dead_letter"):
-        error = row["error"].split(": ", 1)[-1] if row["error"].startswith("line ") else row["error"]
-        per_file[row["source"].rsplit("/", 1)[-1]][f"dead letter ({row['stage']}: {error[:70]})"] += 1
+        error = row["error"].replace(folder, "").replace("|", "/") if folder else row["error"].replace("|", "/")
+        per_file[row["source"]][f"dead letter ({row['stage']}: {error[:150]})"] += 1
     return per_file
 
 
@@ -33,7 +34,7 @@ def table(cases: list[dict], per_file: dict[str, Counter]) -> str:
     for case in cases:
         outcome = per_file.get(case["file"], Counter())
         said = "; ".join(f"{n} {what}" for what, n in sorted(outcome.items(), key=lambda kv: -kv[1]))
-        lines.append(f"| {case['case']} | `{case['file']}` | {case['records_written']} | "
+        lines.append(f"| {case['case']} | `{case['file'].replace('|', '/')}` | {case['records_written']} | "
                      f"{said or 'nothing to account for'} |")
     return "\n".join(lines)
 
@@ -44,7 +45,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
     summary = json.loads((args.output / "summary.json").read_text())
-    print(table(json.loads(args.cases.read_text()), fates(args.output)))
+    folder = str(args.cases.resolve().parent / "input") + "/"
+    print(table(json.loads(args.cases.read_text()), fates(args.output, folder)))
     print(f"\nconservation: {summary['conservation']}")
 
 
