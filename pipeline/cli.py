@@ -60,17 +60,14 @@ def version() -> str:
 
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipeline.run import run_pipeline
-    from stages.progress import enable
 
-    if args.progress > 0:
-        enable(args.progress)
     config = _checked(args, beam_args, **{"input.paths": args.input or None,
                                           "output.path": args.output,
                                           "output.overwrite": True if args.overwrite else None})
     if not args.input and list(config.input.paths) == [DEMO_INPUT]:
         print(f"no --input given: running the bundled demo shard ({DEMO_INPUT})", flush=True)
     _note_demo_resources(config)
-    summary = run_pipeline(config, beam_args, resume=args.resume)
+    summary = run_pipeline(config, beam_args, resume=args.resume, progress=args.progress)
     if summary.get("dry_run"):
         print(f"dry run: job built for {summary['files']} input file(s) through "
               f"{' -> '.join(summary['stages'])}; nothing was submitted or written")
@@ -84,6 +81,12 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
         print(f"  {stage['stage']:<14} in {stage['docs_in']:>7}  out {stage['docs_out']:>7}"
               f"{'  rejected: ' + reasons if reasons else ''}"
               f"{'  dead: ' + str(stage['dead_letter']) if stage['dead_letter'] else ''}")
+    kept = summary.get("kept", {}).get("total", {})
+    tokens = kept.get("tokens") if kept.get("docs_with_tokens") else None
+    print(f"kept:            {kept.get('docs', 0):,} documents, "
+          f"{f'{tokens:,} tokens' if tokens is not None else 'tokens not counted (tokenize off)'}"
+          f", {kept.get('bytes', 0) / 1e6:,.1f} MB of text; "
+          f"elapsed {summary['timing']['wall_seconds']:,.1f} s")
     print(f"kept documents:  {out}/kept/")
     print(f"rejected:        {out}/rejected/   dead letters: {out}/dead_letter/")
     print(f"summary:         {out}/summary.json")
@@ -127,8 +130,9 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue a run that was killed or failed: work already done for "
                              "an input file is reused (same config and inputs required)")
-    parser.add_argument("--progress", type=float, default=10.0, metavar="SECONDS",
-                        help="print documents per stage every SECONDS during local runs (0: off)")
+    parser.add_argument("--progress", type=float, default=0.5, metavar="SECONDS",
+                        help="refresh the live progress line every SECONDS while a local run "
+                             "works (0: off; never shown when stderr is not a terminal)")
 
 
 def verbs() -> list[Verb]:

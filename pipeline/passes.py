@@ -29,9 +29,9 @@ from apache_beam.metrics import Metrics
 from pipeline import io as pio
 from pipeline import keys as pkeys
 from pipeline import shards
+from pipeline.progress import RECORDER
 from pipeline.stats import DeadLetterStats, KeptStats, RejectByLangStats, RejectStats
 from stages.base import DocRef, RunContext, Stage, dead_letter, make_rejected, unwrap
-from stages.progress import PROGRESS
 from stages.record import DeadLetter, Doc, Drop, Rejected
 
 READ = "read"
@@ -188,6 +188,7 @@ class PassFn(beam.DoFn):
         except BaseException:
             run.abort()
             raise
+        RECORDER.flush()
         for stage, entry in stats.stages.items():  # Beam counters for live UIs (not evidence)
             for name in ("docs_in", "micros"):
                 self._count(stage, name, entry[name])
@@ -323,7 +324,7 @@ class _FileRun:
                 break
             records += 1
             read["micros"] += int((time.perf_counter() - started) * 1e6)
-            PROGRESS.tick(READ)
+            RECORDER.tick(READ)
             yield from self._route_read(result, records)
             started = time.perf_counter()
         read["micros"] += int((time.perf_counter() - started) * 1e6)
@@ -381,7 +382,7 @@ class _FileRun:
         sizes = [doc.size() for _, doc in items]
         entry["docs_in"] += len(items)
         entry["bytes_in"] += sum(sizes)
-        PROGRESS.tick(name, len(items))
+        RECORDER.tick(name, len(items))
         results: list[Any]
         if stage.batch_size is not None:
             results = self._call_batch(core, [doc for _, doc in items])

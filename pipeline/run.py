@@ -34,6 +34,8 @@ from pipeline.inputs import check_input_fields, common_root, resolve_inputs
 from pipeline.memory import limit_malloc_arenas
 from pipeline.options import beam_options, runner_name
 from pipeline.passes import Layout
+from pipeline.progress import Display
+from pipeline.progress import wanted as progress_wanted
 from pipeline.resources import demo_resources
 from pipeline.summary import build_summary
 from stages.base import RunContext
@@ -75,11 +77,13 @@ def fingerprint(config: Any, files: list[str], sizes: list[int]) -> str:
 
 
 def run_pipeline(config: Any, beam_args: list[str], resume: bool = False,
-                 stages: list[tuple[Any, Any]] | None = None) -> dict[str, Any]:
+                 stages: list[tuple[Any, Any]] | None = None,
+                 progress: float = 0.0) -> dict[str, Any]:
     """Run the job end to end and return the summary (also written to <output>/summary.json).
 
     ``stages`` replaces the registry's enabled stages with (declaration, config section)
-    pairs: how a library user or a test runs a stage of their own through the same shell."""
+    pairs: how a library user or a test runs a stage of their own through the same shell.
+    ``progress``: seconds between refreshes of the live progress line (0: none)."""
     options = beam_options(beam_args)
     limit_malloc_arenas(config.run.malloc_arenas)
     files = resolve_inputs(config.input.paths)
@@ -108,11 +112,18 @@ def run_pipeline(config: Any, beam_args: list[str], resume: bool = False,
         log.info("running %d file(s) through %s on %s (%d pass(es)%s)", len(files),
                  " -> ".join(plan.stages), runner_name(options), len(plan.passes),
                  ", resuming" if reused else "")
-        result = pipeline.run()
+        display = (Display(f"{work}/progress", work, len(files), len(plan.passes), progress)
+                   if not dry_run and progress_wanted(progress) else None)
+        try:
+            result = pipeline.run()
+            if not dry_run:
+                result.wait_until_finish()
+        finally:
+            if display is not None:
+                display.stop()
         if dry_run:
             log.warning("--dry_run: the job graph was built and validated but not submitted")
             return {"dry_run": True, "stages": list(plan.stages), "files": len(files)}
-        result.wait_until_finish()
         wall = time.perf_counter() - started
         stats = read_stats(stats_path)
         written = verify_evidence(stats, layout, plan)

@@ -165,7 +165,7 @@ def test_cli_exits_2_on_a_wrong_field_and_says_when_it_runs_the_demo(
     import pipeline.run
 
     seen: list = []
-    monkeypatch.setattr(pipeline.run, "run_pipeline", lambda config, args: seen.append(config) or
+    monkeypatch.setattr(pipeline.run, "run_pipeline", lambda config, args, **_: seen.append(config) or
                         {"dry_run": True, "files": 1, "stages": []})
     assert cli.main(["run", "--output", str(tmp_path / "demo"), "--progress", "0"]) == 0
     assert f"running the bundled demo shard ({DEMO_INPUT})" in capsys.readouterr().out
