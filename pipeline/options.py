@@ -125,5 +125,13 @@ def remote_workers(options: PipelineOptions) -> str | None:
     return runner if environment in ("DOCKER", "PROCESS") else None
 
 
+def local_workers(options: PipelineOptions) -> int:
+    """Worker processes the local runner starts (0 for other runners)."""
+    if runner_name(options) != LOCAL_RUNNER:
+        return 0
+    direct = options.view_as(DirectOptions)
+    return direct.direct_num_workers if direct.direct_running_mode == "multi_processing" else 1
+
+
 def runner_name(options: PipelineOptions) -> str:
     return str(options.view_as(StandardOptions).runner)

@@ -61,7 +61,7 @@ class Display:
     """The driver's progress line, refreshed from the workers' files until :meth:`stop`."""
 
     def __init__(self, directory: str, work: str, files: int, passes: int,
-                 refresh: float = 0.5) -> None:
+                 refresh: float = 0.5, stream: Any = None) -> None:
         from tqdm import tqdm
 
         self.directory, self.work, self.files, self.passes = directory, work, files, passes
@@ -70,7 +70,7 @@ class Display:
         os.environ[ENV_DIR] = directory
         self.started = time.monotonic()
         self.bar = tqdm(total=files * passes, unit="file", dynamic_ncols=True, leave=False,
-                        file=sys.stderr, bar_format="{desc} {bar:16} {n_fmt}/{total_fmt} file "
+                        file=stream or sys.stderr, bar_format="{desc} {bar:16} {n_fmt}/{total_fmt} file "
                                                     "passes [{elapsed}<{remaining}]")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
@@ -121,3 +121,48 @@ def wanted(seconds: float) -> bool:
 
 
 __all__ = ["Display", "RECORDER", "Recorder", "wanted"]
+
+
+# Lines Beam's local multi-process workers print at INFO on every start and stop (their
+# logging level cannot be set: FnApiRunner hands them no pipeline options), and two warnings
+# about optional extras every worker repeats. Anything else - errors above all - passes.
+_WORKER_NOISE = ("INFO:", "WARNING:__main__:No semi_persistent_directory",
+                 "WARNING:root:apitools not found")
+
+
+def _is_noise(line: str) -> bool:
+    return line.startswith(_WORKER_NOISE) or ("severity: WARN" in line
+                                               and "semi_persistent_directory" in line)
+
+
+class QuietWorkerLogs:
+    """Context manager: filter the local workers' start/stop chatter out of stderr.
+
+    Worker processes inherit the driver's stderr (fd 2), so the filter sits on fd 2: a pipe
+    read line by line by a thread that forwards what is not noise. ``stream`` is the real
+    terminal, for the progress line (which updates without newlines).
+    """
+
+    def __enter__(self) -> "QuietWorkerLogs":
+        sys.stderr.flush()
+        self.original = os.dup(2)
+        read_fd, write_fd = os.pipe()
+        os.dup2(write_fd, 2)
+        os.close(write_fd)
+        self.stream = os.fdopen(os.dup(self.original), "w", buffering=1)
+        self._reader = os.fdopen(read_fd, "r", errors="replace")
+        self._thread = threading.Thread(target=self._forward, name="stderr filter", daemon=True)
+        self._thread.start()
+        return self
+
+    def _forward(self) -> None:
+        for line in self._reader:
+            if not _is_noise(line):
+                os.write(self.original, line.encode("utf-8", "replace"))
+
+    def __exit__(self, *exc: Any) -> None:
+        sys.stderr.flush()
+        os.dup2(self.original, 2)  # the pipe closes once the last worker holding it is gone
+        self._thread.join(timeout=5)
+        self.stream.close()
+        os.close(self.original)

@@ -20,6 +20,7 @@ import json
 import logging
 import pickle
 import time
+from contextlib import nullcontext
 from typing import Any
 
 import apache_beam as beam
@@ -32,9 +33,9 @@ from pipeline.errors import EvidenceError
 from pipeline.graph import build_graph, plan_passes
 from pipeline.inputs import check_input_fields, common_root, resolve_inputs
 from pipeline.memory import limit_malloc_arenas
-from pipeline.options import beam_options, runner_name
+from pipeline.options import beam_options, local_workers, runner_name
 from pipeline.passes import Layout
-from pipeline.progress import Display
+from pipeline.progress import Display, QuietWorkerLogs
 from pipeline.progress import wanted as progress_wanted
 from pipeline.resources import demo_resources
 from pipeline.summary import build_summary
@@ -112,15 +113,20 @@ def run_pipeline(config: Any, beam_args: list[str], resume: bool = False,
         log.info("running %d file(s) through %s on %s (%d pass(es)%s)", len(files),
                  " -> ".join(plan.stages), runner_name(options), len(plan.passes),
                  ", resuming" if reused else "")
-        display = (Display(f"{work}/progress", work, len(files), len(plan.passes), progress)
-                   if not dry_run and progress_wanted(progress) else None)
-        try:
-            result = pipeline.run()
-            if not dry_run:
-                result.wait_until_finish()
-        finally:
-            if display is not None:
-                display.stop()
+        show_progress = not dry_run and progress_wanted(progress)  # asked of the real stderr
+        quiet = (QuietWorkerLogs() if local_workers(options) > 1
+                 and not logging.getLogger().isEnabledFor(logging.INFO) else nullcontext())
+        with quiet:
+            display = (Display(f"{work}/progress", work, len(files), len(plan.passes), progress,
+                               getattr(quiet, "stream", None))
+                       if show_progress else None)
+            try:
+                result = pipeline.run()
+                if not dry_run:
+                    result.wait_until_finish()
+            finally:
+                if display is not None:
+                    display.stop()
         if dry_run:
             log.warning("--dry_run: the job graph was built and validated but not submitted")
             return {"dry_run": True, "stages": list(plan.stages), "files": len(files)}
