@@ -193,12 +193,10 @@ def build_graph(pipeline: beam.Pipeline, plan: Plan, layout: Layout, resume: boo
     elements = (pipeline
                 | "files" >> beam.Create([(i, None) for i in range(len(layout.files))])
                 | "spread files" >> beam.Reshuffle())
+    side: dict[str, Any] = {}  # the broadcast side input of the pass that applies a decide step
     for spec in plan.passes:
         label = f"pass {spec.index}"
         report_fns, report_names = _report_fns(spec)
-        side: dict[str, Any] = {}
-        if spec.index > 0:
-            side = previous_broadcast
         stats = elements | f"{label}/run" >> beam.ParDo(
             PassFn(spec, layout, resume, report_fns), **side)
         merged = stats | f"{label}/merge" >> beam.CombineGlobally(
@@ -221,9 +219,8 @@ def build_graph(pipeline: beam.Pipeline, plan: Plan, layout: Layout, resume: boo
                             lambda i, g: (i, dict(g["d"]))))
         else:
             elements = files_done | f"{label}/no decisions" >> beam.MapTuple(lambda i, _: (i, {}))
-        previous_broadcast = {}
-        if "broadcast" in decided:
-            previous_broadcast = {"broadcast": beam.pvalue.AsSingleton(decided["broadcast"])}
+        side = ({"broadcast": beam.pvalue.AsSingleton(decided["broadcast"])}
+                if "broadcast" in decided else {})
     (labelled
      | "all stats" >> beam.Flatten()
      | "stats dict" >> beam.combiners.ToDict()

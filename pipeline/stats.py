@@ -6,7 +6,6 @@ runner. Each combiner's accumulator is small and fixed-size (bounded maps and hi
 """
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import apache_beam as beam
@@ -182,25 +181,3 @@ class DeadLetterStats(beam.CombineFn):
             stage, kind = key.split("\t", 1)
             out.setdefault(stage, {})[kind] = {"docs": acc[key][0], "examples": sorted(acc[key][1])}
         return out
-
-
-class FileStats(beam.CombineFn):
-    """Input files, records and bytes."""
-
-    def create_accumulator(self) -> Counter:
-        return Counter()
-
-    def add_input(self, acc: Counter, item: dict) -> Counter:
-        acc["files"] += 1
-        acc["records"] += item["records"]
-        acc["bytes"] += item["bytes"]
-        return acc
-
-    def merge_accumulators(self, accs: Any) -> Counter:
-        merged: Counter = Counter()
-        for acc in accs:
-            merged.update(acc)
-        return merged
-
-    def extract_output(self, acc: Counter) -> dict[str, int]:
-        return {"files": acc["files"], "records": acc["records"], "bytes": acc["bytes"]}

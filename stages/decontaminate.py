@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple
+from typing import Any, Callable, Iterable, Literal, NamedTuple
 
 import apache_beam as beam
 import xxhash
@@ -139,16 +139,6 @@ def index_builder(config: Config, seed: int, max_bytes: int | None = None
 def build_index(config: Config, seed: int) -> ngrams.NgramIndex:
     """All benchmarks of the config in one index (deterministic: config order, sorted rows)."""
     return index_builder(config, seed).build()
-
-
-def source_grams(config: Config, seed: int, bench: int) -> Iterator[tuple[int, tuple[int, int]]]:
-    """Join path: (hash, (benchmark, item)) for every indexed n-gram of one source's items
-    (the same rules as the side-input index: every rule is per benchmark or per phrase)."""
-    builder = new_builder(config, seed)
-    add_source(builder, config.benchmarks[bench])
-    index = builder.build()
-    for value, item in zip(index.hashes.tolist(), index.items.tolist()):
-        yield ngrams.signed(value), (bench, item)
 
 
 # ------------------------------------------------------------------ pure core -------------

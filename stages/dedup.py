@@ -220,11 +220,6 @@ class Cluster:
     size: int
 
 
-class Decision(NamedTuple):
-    doc: Doc
-    drop: Drop | None
-
-
 class NodeStats(NamedTuple):
     docs: int
     exact_removed: int

@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 from stages import blocklists as bl
 from stages.base import Stage
 from stages.record import Doc, Drop
-from stages.settings import (OptionalResourcePath, OutputPath, ResourcePath, Section,
+from stages.settings import (OutputPath, ResourcePath, Section,
                              StageSection)
 from stages.urls import blocklist_url, host_suffixes
 

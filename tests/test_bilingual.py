@@ -7,7 +7,6 @@ held-back Chinese news, and the report's per-language figures equal sums over th
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

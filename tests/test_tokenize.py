@@ -7,7 +7,6 @@ import hashlib
 import os
 import html as htmllib
 import json
-import random
 import re
 from pathlib import Path
 
@@ -16,7 +15,6 @@ import pytest
 import sentencepiece as spm
 from pydantic import ValidationError
 
-from pipeline import io as pio
 from pipeline.config import ConfigError, load_config
 from stages import token_shards, tokenize, tokenizers
 from stages.record import Doc
@@ -329,7 +327,6 @@ def test_stage_counts_with_a_tokenizer_json_in_beam(tmp_path: Path) -> None:
 
 def test_pipeline_writes_token_shards_and_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """graph.py wiring: kept token_count, trained artefact and tokens/ agree on a tiny run."""
-    from pipeline import outputs
     from pipeline.registry import available_stages
     from tests.helpers import assert_conserved, rows, run
 
