@@ -82,9 +82,9 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
               f"{'  rejected: ' + reasons if reasons else ''}"
               f"{'  dead: ' + str(stage['dead_letter']) if stage['dead_letter'] else ''}")
     kept = summary.get("kept", {}).get("total", {})
-    tokens = kept.get("tokens") if kept.get("docs_with_tokens") else None
-    print(f"kept:            {kept.get('docs', 0):,} documents, "
-          f"{f'{tokens:,} tokens' if tokens is not None else 'tokens not counted (tokenize off)'}"
+    counted = "tokenize" in {stage["stage"] for stage in summary["stages"]}
+    tokens = f"{kept.get('tokens', 0):,} tokens" if counted else "tokens not counted (tokenize off)"
+    print(f"kept:            {kept.get('docs', 0):,} documents, {tokens}"
           f", {kept.get('bytes', 0) / 1e6:,.1f} MB of text; "
           f"elapsed {summary['timing']['wall_seconds']:,.1f} s")
     print(f"kept documents:  {out}/kept/")

@@ -153,6 +153,19 @@ def test_every_reader_class_salvages_and_names_the_damage(runs: dict[str, Path],
     assert all(r["position"] is not None for found in read.values() for r in found)
 
 
+@pytest.mark.parametrize("name", ["in_memory", "2_workers"])
+def test_no_filter_can_be_walked_around(runs: dict[str, Path], name: str) -> None:
+    """Issue 14, "Filters that can be walked around": each spelling class is caught."""
+    read = _records(runs[name])
+    expected = {"filter_words.jsonl": ("content_safety", "unsafe_words", 10),
+                "filter_charsets.warc": ("content_safety", "unsafe_words", 3),
+                "filter_hosts.jsonl": ("safety", "blocked_domain", 6),
+                "long_url.jsonl": ("safety", "url_too_long", 1)}
+    for source, (stage, reason, count) in expected.items():
+        fates = [(r.get("stage"), r.get("reason")) for r in read[source]]
+        assert fates == [(stage, reason)] * count, (source, fates)
+
+
 def test_arc_ids_are_the_same_on_every_run(runs: dict[str, Path]) -> None:
     ids = [sorted(r["id"] for r in _records(out)["legacy.arc"]) for out in runs.values()]
     assert ids[0] == ids[1]

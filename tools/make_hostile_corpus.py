@@ -202,6 +202,7 @@ def build(out: Path, small: bool) -> list[dict]:
          + prose(rng, 80).encode() + b'"}\n',
          "dead letter (longer than input.max_record_bytes); the next line is read", 2)
     build_reader_cases(rng, case, special)
+    build_filter_cases(rng, case)
     (out / "cases.json").write_text(json.dumps(cases, indent=2, ensure_ascii=False) + "\n")
     return cases
 
@@ -340,6 +341,48 @@ def build_reader_cases(rng: random.Random, case, special) -> None:  # type: igno
          "1 record, source same_name_b/x.jsonl", 1)
     case("glob characters in a file name", "bracket[1].jsonl", jsonl(records("bracket", 1)),
          "1 record (a literal name is never a glob)", 1)
+
+
+def build_filter_cases(rng: random.Random, case) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14, "Filters that can be walked around": spellings that once reached `kept`. A
+    word-list term split by markup or format characters, hidden after 300 KB of script or
+    behind a lying charset must be caught on the extracted text; a blocked host spelled another
+    way must be caught on the WHATWG-parsed URL; a huge URL is rejected, not expanded."""
+    term = "porn"  # a hard term of the bundled LDNOOBW English list
+
+    def with_term(spelled: str, head: str = "") -> str:
+        return page(article(rng, 3) + f"<p>The report about the river also says {spelled} "
+                    "once, in the middle of an otherwise ordinary sentence.</p>", head)
+
+    spellings = {"tag": "po<b>rn</b>", "comment": "po<!-- x -->rn", "empty-span": "po<span></span>rn",
+                 "zwsp": "po\u200brn", "soft-hyphen": "po\u00adrn", "word-joiner": "po\u2060rn",
+                 "fullwidth": "\uff50\uff4f\uff52\uff4e", "entity": "po&shy;rn", "wbr": "po<wbr>rn"}
+    rows = [{"id": f"w-{name}", "url": f"http://words.example/{name}", "html": with_term(spelled)}
+            for name, spelled in spellings.items()]
+    script = "<script>" + "var x = 1;\n" * 30_000 + "</script>"  # ~330 KB before the text
+    rows.append({"id": "w-after-script", "url": "http://words.example/script",
+                 "html": with_term(term, head=script)})
+    case("word-list term split by markup or format characters, or after 300 KB of script",
+         "filter_words.jsonl", jsonl(rows), "every record rejected content_safety:unsafe_words",
+         len(rows))
+    charsets = ["utf-16", "utf-32", "cp037"]
+    case("UTF-8 pages with a word-list term served as charset=utf-16 / utf-32 / cp037",
+         "filter_charsets.warc",
+         b"".join(warc_record(f"http://charset.example/{name}", with_term(term).encode(),
+                              f"00000000-0000-0000-0009-00000000000{i}",
+                              f"text/html; charset={name}") for i, name in enumerate(charsets)),
+         "every record rejected content_safety:unsafe_words", len(charsets))
+    hosts = ["http://unsafe-demo.example.com\\@allowed.example/p", "http://unsafe-demo%2Eexample.com/p",
+             "//unsafe-demo.example.com/p", "HTTP://UNSAFE-DEMO.EXAMPLE.COM./p",
+             "http://user:pw@unsafe-demo.example.com:8080/p", "http://www.unsafe-demo.example.com/p"]
+    case("a blocked host spelled six other ways (backslash userinfo, %2E, scheme-relative, case and "
+         "trailing dot, credentials and port, www.)", "filter_hosts.jsonl",
+         jsonl([{"id": f"u-{i}", "url": url, "html": page(article(rng, 2))} for i, url in enumerate(hosts)]),
+         "every record rejected safety:blocked_domain", len(hosts))
+    case("an 80 KB URL", "long_url.jsonl",
+         jsonl([{"id": "u-long", "url": "http://long.example/" + "a/" * 40_000,
+                 "html": page(article(rng, 2))}]),
+         "rejected safety:url_too_long (checked in linear time and memory)", 1)
 
 
 def main() -> None:
