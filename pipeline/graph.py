@@ -186,8 +186,7 @@ def _decide_inputs(pipeline: beam.Pipeline, spec: PassSpec, layout: Layout, merg
     return DecideInputs(groups=groups, stream=stream, fetch=fetch, after=after, pipeline=pipeline)
 
 
-def build_graph(pipeline: beam.Pipeline, plan: Plan, layout: Layout, resume: bool,
-                stats_path: str) -> None:
+def build_graph(pipeline: beam.Pipeline, plan: Plan, layout: Layout, stats_path: str) -> None:
     """Add the whole job to ``pipeline``: every pass, every decide step, one stats sink."""
     labelled: list[Any] = []
     elements = (pipeline
@@ -198,7 +197,7 @@ def build_graph(pipeline: beam.Pipeline, plan: Plan, layout: Layout, resume: boo
         label = f"pass {spec.index}"
         report_fns, report_names = _report_fns(spec)
         stats = elements | f"{label}/run" >> beam.ParDo(
-            PassFn(spec, layout, resume, report_fns), **side)
+            PassFn(spec, layout, report_fns), **side)
         merged = stats | f"{label}/merge" >> beam.CombineGlobally(
             MergeStats(report_fns, report_names))
         labelled.append(merged | f"{label}/label" >> beam.Map(lambda m, k=spec.index: (f"pass{k}", m)))

@@ -8,9 +8,10 @@ follows - that stage's keyed records. It returns one small dict of statistics (c
 stage and reason, bytes, time, the stats combiners' accumulators). Nothing but that dict and
 partition numbers ever crosses a Beam shuffle, so memory does not grow with the corpus.
 
-Each (pass, file) ends by writing a *done marker* holding its statistics: with ``--resume`` a
-rerun finds it and returns the statistics without redoing the work, so a run killed at any point
-continues where it stopped and ends byte-identical to an uninterrupted one.
+Each (pass, file) ends by writing a *done marker* holding its statistics; a task that finds one
+returns the statistics without redoing the work. With ``--resume`` a run killed at any point
+continues where it stopped and ends byte-identical to an uninterrupted one; within a run, a
+retried or recomputed task costs one marker read.
 
 Accounting: every record a pass reads ends in exactly one of its outputs (next shard or kept,
 rejected, dead letter); ``tests/test_contract.py`` and the summary's evidence check hold it.
@@ -136,9 +137,8 @@ class PassFn(beam.DoFn):
     global value (e.g. a tokenizer trained in the run), when its decide step has one.
     """
 
-    def __init__(self, spec: PassSpec, layout: Layout, resume: bool,
-                 report_fns: dict[str, Any]) -> None:
-        self.spec, self.layout, self.resume = spec, layout, resume
+    def __init__(self, spec: PassSpec, layout: Layout, report_fns: dict[str, Any]) -> None:
+        self.spec, self.layout = spec, layout
         self.report_fns = report_fns
         self.cores: dict[str, Any] = {}
         self.prepare_fn: Callable | None = None
@@ -176,7 +176,11 @@ class PassFn(beam.DoFn):
         file_index, decisions = element
         spec, layout = self.spec, self.layout
         marker = layout.marker(spec.index, file_index)
-        if self.resume and FileSystems.exists(marker):
+        # A marker is written only once all of this (pass, file)'s outputs are complete, and the
+        # work folder holds only this run's markers (reset unless --resume, whose fingerprint
+        # must match): finished work is never redone - after a kill, on a runner's retry, or
+        # when a runner recomputes a branch (Dask evaluates side inputs that way).
+        if FileSystems.exists(marker):
             with FileSystems.open(marker) as handle:
                 yield pickle.loads(handle.read())
             return

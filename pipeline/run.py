@@ -109,7 +109,7 @@ def run_pipeline(config: Any, beam_args: list[str], resume: bool = False,
         if not dry_run and FileSystems.exists(stats_path):
             FileSystems.delete([stats_path])
         pipeline = beam.Pipeline(options=options)
-        build_graph(pipeline, plan, layout, resume=reused, stats_path=stats_path)
+        build_graph(pipeline, plan, layout, stats_path=stats_path)
         log.info("running %d file(s) through %s on %s (%d pass(es)%s)", len(files),
                  " -> ".join(plan.stages), runner_name(options), len(plan.passes),
                  ", resuming" if reused else "")

@@ -87,8 +87,10 @@ def _label_candidates(edge: Edge) -> Iterator[tuple[Any, Any]]:
     yield edge[0], edge[0]
 
 
-def _components_stats(_: Any, max_rounds: int, *changes: int) -> dict[str, Any]:
-    per_round = list(changes)
+def _components_stats(by_round: list[tuple[int, int]], max_rounds: int) -> dict[str, Any]:
+    """Convergence from (round, edges changed) pairs; a round that changed nothing has none."""
+    counted = dict(by_round)
+    per_round = [counted.get(number, 0) for number in range(1, max_rounds + 1)]
     converged_at = next((i + 1 for i, c in enumerate(per_round) if c == 0), None)
     return {
         "max_rounds": max_rounds,
@@ -109,7 +111,7 @@ class ConnectedComponents(beam.PTransform):
         self.max_rounds = max_rounds
 
     def expand(self, edges: beam.PCollection) -> dict[str, beam.PCollection]:
-        round_changes = []
+        round_changes = []  # (round, edges changed) per star operation, summed once at the end
         for number in range(1, self.max_rounds + 1):
             name = f"round {number}"
             large = (edges
@@ -121,17 +123,19 @@ class ConnectedComponents(beam.PTransform):
                      | f"{name}/to larger" >> beam.Map(_to_larger)
                      | f"{name}/by larger node" >> beam.GroupByKey()
                      | f"{name}/small-star" >> beam.ParDo(_StarFn(small_star)))
-            round_changes.append(
-                (large | f"{name}/large changes" >> beam.FlatMap(_only(CHANGES)),
-                 small | f"{name}/small changes" >> beam.FlatMap(_only(CHANGES)))
-                | f"{name}/changes" >> beam.Flatten()
-                | f"{name}/sum changes" >> beam.CombineGlobally(sum))
+            for kind, step in (("large", large), ("small", small)):
+                round_changes.append(
+                    step | f"{name}/{kind} changes" >> beam.FlatMap(
+                        lambda item, r=number: [(r, item[1])] if item[0] == CHANGES else []))
             edges = small | f"{name}/small edges" >> beam.FlatMap(_only(EDGE))
         labels = (edges
                   | "label candidates" >> beam.FlatMap(_label_candidates)
                   | "label" >> beam.CombinePerKey(min))
-        stats = (edges.pipeline
-                 | "stats seed" >> beam.Create([None])
-                 | "stats" >> beam.Map(_components_stats, self.max_rounds,
-                                       *[beam.pvalue.AsSingleton(c) for c in round_changes]))
+        # One grouped count, not a side input per round: runners that evaluate side inputs by
+        # recomputing their lineage (Dask) would otherwise redo every round once per round.
+        stats = (round_changes
+                 | "all changes" >> beam.Flatten()
+                 | "changes per round" >> beam.CombinePerKey(sum)
+                 | "rounds" >> beam.combiners.ToList()
+                 | "stats" >> beam.Map(_components_stats, self.max_rounds))
         return {"labels": labels, "stats": stats}

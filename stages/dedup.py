@@ -537,13 +537,20 @@ def decide(config: Config, context: RunContext, inputs: DecideInputs) -> Decisio
             lambda kv: [1] if kv[0] == "s" and kv[1].docs == 1 else [])
         | "count clustered singletons" >> beam.CombineGlobally(sum))
     group_sizes = inputs.groups["exact:sizes"]()
-    side = beam.pvalue.AsSingleton
-    report = (after
-              | "report" >> beam.Map(build_report, static_report(config), side(node_stats),
-                                     side(group_sizes), side(cluster_docs),
-                                     side(clustered_singletons), side(near_sizes),
-                                     side(n_candidates), side(n_verified),
-                                     side(components_stats)))
+    # One dict of every part, then one Map: no side inputs, which some runners (Dask) evaluate by
+    # recomputing each one's lineage.
+    parts = {"prepared": after, "stats": node_stats, "group_sizes": group_sizes,
+             "cluster_docs": cluster_docs, "clustered_singletons": clustered_singletons,
+             "near_sizes": near_sizes, "candidates": n_candidates, "verified": n_verified,
+             "components": components_stats}
+    report = ([pcoll | f"label {name}" >> beam.Map(lambda value, n=name: (n, value))
+               for name, pcoll in parts.items()]
+              | "report parts" >> beam.Flatten()
+              | "report dict" >> beam.combiners.ToDict()
+              | "report" >> beam.Map(lambda p, static=static_report(config): build_report(
+                  p["prepared"], static, p["stats"], p["group_sizes"], p["cluster_docs"],
+                  p["clustered_singletons"], p["near_sizes"], p["candidates"], p["verified"],
+                  p["components"])))
     return Decisions(per_doc=per_doc, reports={"minhash": report})
 
 
