@@ -245,3 +245,21 @@ def _write_outputs(config: Any, out: str, summary: dict[str, Any]) -> None:
 
 
 __all__ = ["EvidenceError", "resolve_inputs", "run_pipeline"]
+
+
+def run_stages_on_docs(docs: list, stages: list[tuple[Any, Any]], folder: str, files: int = 1,
+                       beam_args: list[str] = (), overrides: list[str] = ()) -> str:
+    """Run (declaration, config section) stages through the real shell on documents made in
+    memory, dealt in order over ``files`` document shards under ``folder``; returns the output
+    folder (``folder``/out, replaced if present). For evaluations and tests of single stages."""
+    from pipeline.config import load_config
+
+    per_file = max(1, -(-len(docs) // files))
+    inputs = [shards.write_doc_shard(docs[i:i + per_file], f"{folder}/docs-{n:03d}.parquet")
+              for n, i in enumerate(range(0, max(len(docs), 1), per_file))]
+    out = f"{folder}/out"
+    config = load_config(None, list(overrides), **{"input.paths": inputs, "output.path": out,
+                                                   "input.format": "docs",
+                                                   "output.overwrite": True})
+    run_pipeline(config, list(beam_args), stages=stages)
+    return out

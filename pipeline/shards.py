@@ -204,6 +204,16 @@ def read_docs_at(path: str, rows: Iterable[int], columns: Sequence[str] | None =
                 break
 
 
+def write_doc_shard(docs: Iterable[Doc], path: str) -> str:
+    """Documents as a pipeline document shard (``input.format: docs``), in the given order: how
+    a test or an evaluation feeds documents it made to the stages it wants to run."""
+    writer = RowWriter(path, DOC_SCHEMA)
+    for doc in docs:
+        writer.write(doc_row(doc))
+    writer.close()
+    return path
+
+
 def count_rows(path: str) -> int:
     """Rows in a Parquet file, from its footer only (the evidence check reads no data)."""
     with FileSystems.open(path) as handle:

@@ -11,7 +11,7 @@ text (``max_items_per_ngram``), and phrases listed in ``ignore_ngrams`` (a file 
 documents per n-gram (GPT-3 ``max_matches``) is off by default; see docs/decontaminate.md.
 
 Stage shell (below the marker): every worker builds the index once (it must fit
-``side_input_max_bytes``, checked on the driver before any work) and cuts or drops each document
+``index_max_bytes``, checked on the driver before any work) and cuts or drops each document
 as it passes - a per-document stage, no shuffle. With ``max_matches`` set, the stage becomes
 two-pass (:class:`stages.base.TwoPass`): the documents' distinct hit n-grams are grouped through
 key files, n-grams in more than ``max_matches`` documents of the run are ignored, and each
@@ -68,9 +68,9 @@ class Config(StageSection):
     min_piece_chars: int = Field(default=200, ge=0)  # pieces shorter than this are dropped
     max_splits: int = Field(default=10, ge=1)  # a document cut into more pieces is dropped
     piece_separator: str = "\n\n"
-    # Index: side input (built per worker) if it fits this budget, else a shuffle join.
-    index: Literal["auto", "side_input", "join"] = "auto"
-    side_input_max_bytes: int = Field(default=256 << 20, gt=0)  # ~22M n-gram rows
+    # Every worker builds and holds the whole index: its size is checked against this budget
+    # on the driver before any work (256 MiB ~ 22M n-gram rows).
+    index_max_bytes: int = Field(default=256 << 20, gt=0)
     examples_per_benchmark: int = Field(default=3, ge=0, le=100)
 
     @field_validator("ignore_ngrams")
@@ -308,14 +308,14 @@ class ContaminationReport(beam.CombineFn):
 
     def __init__(self, config: Config, context: RunContext) -> None:
         self.config = config
-        builder = index_builder(config, context.seed, config.side_input_max_bytes)
+        builder = index_builder(config, context.seed, config.index_max_bytes)
         if not builder.keep:
             raise ValueError(f"decontaminate: the benchmark index needs {builder.nbytes} bytes, "
-                             f"over side_input_max_bytes={config.side_input_max_bytes}; every "
+                             f"over index_max_bytes={config.index_max_bytes}; every "
                              "worker holds it, so raise the budget or split the benchmarks")
         self.names = tuple(builder.bench_names)
         c = config
-        self.static = {"index_path": "side_input", "mode": c.mode, "ngram": c.ngram,
+        self.static = {"mode": c.mode, "ngram": c.ngram,
                        "min_item_words": c.min_item_words, "max_matches": c.max_matches,
                        "max_items_per_ngram": c.max_items_per_ngram,
                        "ignore_ngrams": c.ignore_ngrams,
@@ -323,7 +323,7 @@ class ContaminationReport(beam.CombineFn):
                        "max_splits": c.max_splits,
                        "index": {"ngrams": builder.rows, "bytes": builder.nbytes,
                                  "window_lengths": sorted(builder.lengths, reverse=True),
-                                 "budget_bytes": c.side_input_max_bytes},
+                                 "budget_bytes": c.index_max_bytes},
                        "tokens_removed_note": "unknown before tokenize; words_removed is given"}
         self.index_stats = builder.stats
 

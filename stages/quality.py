@@ -43,7 +43,7 @@ from pydantic import Field, model_validator
 from stages import text as tx
 from stages.base import Stage
 from stages.record import Doc, Drop, Verdict
-from stages.statistics import RuleHistograms
+from stages.statistics import statistics_report
 from stages.rule_sets import NO_RULE_SET, PerLanguageRuleSets, RuleFile
 from stages.settings import Section
 
@@ -224,20 +224,8 @@ def evaluate(text: str, lang: str | None, config: Config) -> tuple[QualityStats,
 
 
 def judge(doc: Doc, config: Config) -> Doc | Drop | Verdict:
-    """The stage core: records the rule set in doc.meta["rule_sets"]["quality"], then returns
-    the first failing rule's Drop, else the document unchanged - with the rule statistics it
-    decided on (a Verdict) when a rule set judged it, for the report's histograms."""
-    name, rules = config.rule_set(doc.lang)
-    doc.meta.setdefault("rule_sets", {})[STAGE] = None if name == NO_RULE_SET else name
-    if name == NO_RULE_SET:
-        return Drop(NO_RULE_SET, f"no quality rule set for {doc.lang}")
-    if rules is None:
-        return doc
-    result = evaluate(doc.text or "", doc.lang, config)
-    if result is None:
-        return doc
-    stats, failed = result
-    return Verdict(failed[0] if failed else doc, (name, rule_statistics(stats)))
+    """The stage core: PerLanguageRuleSets.judge_document with this stage\'s rules."""
+    return config.judge_document(doc, STAGE, evaluate, rule_statistics)
 
 
 def quality_doc(doc: Doc, config: Config) -> Doc | Drop:
@@ -281,22 +269,7 @@ def rule_thresholds(rules: QualityRules) -> dict[str, tuple[float | None, float 
                    STATISTIC_REASONS[name]) for name, (lo, hi) in bounds.items()}
 
 
-class _Thresholds:
-    """Picklable ``lang -> rule_thresholds`` for the report's histograms."""
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-
-    def __call__(self, lang: str | None) -> dict[str, tuple]:
-        _, rules = self.config.rule_set(lang)
-        return rule_thresholds(rules) if isinstance(rules, QualityRules) else {}
-
-
-def statistics_report(config: Config, context: object = None) -> RuleHistograms:
-    return RuleHistograms(_Thresholds(config))
-
-
 SPEC = Stage(name=STAGE, make_core=make_core,
              reasons=(*dict.fromkeys(STATISTIC_REASONS.values()), NO_RULE_SET),
              reads=frozenset({"text", "lang", "meta"}), writes=frozenset({"meta"}),
-             report=statistics_report, report_name="statistics")
+             report=partial(statistics_report, QualityRules, rule_thresholds), report_name="statistics")

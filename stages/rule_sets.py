@@ -22,12 +22,13 @@ from __future__ import annotations
 import glob
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Callable, ClassVar, Literal
 
 import yaml
 from pydantic import Field, PrivateAttr, model_validator
 
 from stages import languages
+from stages.record import Doc, Drop, Verdict
 from stages.settings import ResourcePath, Section, StageSection, resolve_path
 from stages.text import Segmentation
 
@@ -191,6 +192,25 @@ class PerLanguageRuleSets(StageSection):
         """Codes that have a rule set of their own."""
         return sorted({*self._table, *self.default_languages,
                        *self.languages})  # type: ignore[attr-defined]
+
+    def judge_document(self, doc: Doc, stage: str,
+                       evaluate: Callable[[str, str | None, Any], tuple[Any, list[Drop]] | None],
+                       statistics: Callable[[Any], dict[str, float]]) -> Doc | Drop | Verdict:
+        """A rule-set stage's core: records the rule set's name in doc.meta["rule_sets"][stage],
+        then returns the first failing rule's Drop, else the document unchanged - with the
+        statistics it decided on (a Verdict) when a rule set judged it, for the report's
+        histograms. ``evaluate(text, lang, config)`` gives (stats, failed rules) or None."""
+        name, rules = self.rule_set(doc.lang)
+        doc.meta.setdefault("rule_sets", {})[stage] = None if name == NO_RULE_SET else name
+        if name == NO_RULE_SET:
+            return Drop(NO_RULE_SET, f"no {stage} rule set for {doc.lang}")
+        if rules is None:
+            return doc
+        result = evaluate(doc.text or "", doc.lang, self)
+        if result is None:
+            return doc
+        stats, failed = result
+        return Verdict(failed[0] if failed else doc, (name, statistics(stats)))
 
     def load_segmenters(self) -> None:
         """Runs in DoFn.setup: load the segmenters of the languages that are always present

@@ -88,3 +88,23 @@ class RuleHistograms(beam.CombineFn):
                                     "min": low, "max": high}
             out[lang] = {"rule_set": entry["rule_set"], "docs": entry["docs"], "statistics": table}
         return out
+
+
+class RuleSetThresholds:
+    """Picklable ``lang -> thresholds``: ``thresholds(rules)`` of the language's rule set when
+    that set is of ``rules_type`` (a language judged by another kind of rules has none here)."""
+
+    def __init__(self, config: Any, rules_type: type,
+                 thresholds: Callable[[Any], dict[str, tuple]]) -> None:
+        self.config, self.rules_type, self.thresholds = config, rules_type, thresholds
+
+    def __call__(self, lang: str | None) -> dict[str, tuple]:
+        _, rules = self.config.rule_set(lang)
+        return self.thresholds(rules) if isinstance(rules, self.rules_type) else {}
+
+
+def statistics_report(rules_type: type, thresholds: Callable[[Any], dict[str, tuple]],
+                      config: Any, context: object = None) -> RuleHistograms:
+    """The report a statistics stage declares, bound with ``functools.partial`` to its rules
+    type and its ``rule_thresholds``."""
+    return RuleHistograms(RuleSetThresholds(config, rules_type, thresholds))

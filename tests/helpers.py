@@ -1,6 +1,7 @@
 """Run the pipeline in-process for tests and read its outputs back."""
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,23 @@ import apache_beam as beam
 
 from pipeline.config import load_config
 from pipeline.outputs import read_rows
-from pipeline.run import run_pipeline
+from pipeline.run import run_pipeline, run_stages_on_docs
+from tests.conftest import PROJECT
+
+DEMO = PROJECT / "configs" / "demo" / "demo_shard.jsonl.gz"
+
+
+def split_demo(folder: Path, parts: int) -> list[str]:
+    """The demo shard dealt round-robin into ``parts`` JSONL files, so a run has several input
+    files (per-file passes, kill points between them, work for more than one worker)."""
+    lines = gzip.decompress(DEMO.read_bytes()).splitlines(keepends=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for part in range(parts):
+        path = folder / f"part-{part}.jsonl"
+        path.write_bytes(b"".join(lines[part::parts]))
+        paths.append(str(path))
+    return paths
 
 
 def run(inputs: list[str], output: Path, overrides: list[str] = (), beam_args: list[str] = (),
@@ -41,30 +58,11 @@ def assert_conserved(output: Path) -> dict[str, Any]:
     return data
 
 
-def write_docs(docs: list, path: Path) -> Path:
-    """Docs as a pipeline document shard (input.format: docs), in the given order."""
-    from pipeline.shards import DOC_SCHEMA, RowWriter, doc_row
-
-    writer = RowWriter(str(path), DOC_SCHEMA)
-    for doc in docs:
-        writer.write(doc_row(doc))
-    writer.close()
-    return path
-
-
 def run_docs(docs: list, stages: list, tmp: Path, files: int = 1, beam_args: list[str] = (),
              overrides: list[str] = ()) -> dict[str, Any]:
-    """Run (declaration, config) stages through the real shell on in-memory documents, split
-    over ``files`` input shards; returns the output's kept/rejected/dead rows and summary."""
+    """pipeline.run.run_stages_on_docs, then the output's kept/rejected/dead rows and summary."""
     tmp.mkdir(parents=True, exist_ok=True)
-    per_file = max(1, -(-len(docs) // files))
-    inputs = [str(write_docs(docs[i:i + per_file], tmp / f"docs-{n:03d}.parquet"))
-              for n, i in enumerate(range(0, max(len(docs), 1), per_file))]
-    out = tmp / "out"
-    cfg = load_config(None, list(overrides), **{"input.paths": inputs, "output.path": str(out),
-                                                "input.format": "docs",
-                                                "output.overwrite": True})
-    run_pipeline(cfg, list(beam_args), stages=stages)
+    out = Path(run_stages_on_docs(docs, stages, str(tmp), files, list(beam_args), list(overrides)))
     return {"kept": rows(out, "kept"), "rejected": rows(out, "rejected"),
             "dead_letter": rows(out, "dead_letter"), "summary": summary(out), "output": out}
 

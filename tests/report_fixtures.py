@@ -114,7 +114,7 @@ def rich_summary() -> dict:
     s["stages"][0]["reasons"][HOSTILE_REASON] = {"docs": 1, "bytes": 5}
     s["stages"][0]["dead_letter_kinds"][HOSTILE] = {"docs": 1, "examples": [HOSTILE]}
     s["reports"]["decontaminate"] = {"contamination": {
-        "mode": "span", "ngram": 13, "index_path": "side_input", "index": {"ngrams": 10, "bytes": 99},
+        "mode": "span", "ngram": 13, "index": {"ngrams": 10, "bytes": 99},
         "ignored_common_ngrams": 0,
         "benchmarks": {"bench": {"items": 10, "dirty_items": 1, "docs_touched": 1, "docs_dropped": 0,
                                  "chars_removed": 400, "words_removed": 70, "tokens_removed": None,

@@ -168,7 +168,7 @@ def test_ignored_hashes_are_not_cut(tmp_path: Path) -> None:
 
 def test_config_bounds() -> None:
     for bad in ({"ngram": 1}, {"mode": "paragraph"}, {"max_matches": 0},
-                {"min_item_words": 20}, {"index": "maybe"}, {"unknown": 1},
+                {"min_item_words": 20}, {"index_max_bytes": 0}, {"unknown": 1},
                 {"benchmarks": [{"name": "a", "path": "x"}, {"name": "a", "path": "y"}]}):
         with pytest.raises(ValidationError):
             Config(**bad)
@@ -313,9 +313,9 @@ def test_beam_same_ngrams_under_the_limit_are_cut(tmp_path: Path) -> None:
 
 
 def test_an_index_over_the_worker_budget_fails_before_work(tmp_path: Path) -> None:
-    config = _config(tmp_path, [GSM], side_input_max_bytes=1)
+    config = _config(tmp_path, [GSM], index_max_bytes=1)
     docs = [Doc(id="clean", source="t", text=FILLER)]
-    with pytest.raises(ConfigError, match="side_input_max_bytes"):
+    with pytest.raises(ConfigError, match="index_max_bytes"):
         _run_stage(config, docs, tmp_path / "run")
 
 

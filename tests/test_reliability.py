@@ -5,7 +5,6 @@ run never reports what it did not see."""
 from __future__ import annotations
 
 import errno
-import gzip
 import hashlib
 import json
 import os
@@ -22,21 +21,8 @@ from pipeline.errors import EvidenceError
 from pipeline.run import run_pipeline
 from pipeline.summary import without_timing
 from tests.conftest import PROJECT
-from tests.helpers import run
+from tests.helpers import DEMO, run, split_demo
 
-DEMO = PROJECT / "configs" / "demo" / "demo_shard.jsonl.gz"
-
-
-def _split_demo(folder: Path, parts: int = 6) -> list[str]:
-    """The demo shard as several files, so passes finish file by file (kill points exist)."""
-    lines = gzip.decompress(DEMO.read_bytes()).splitlines(keepends=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for part in range(parts):
-        path = folder / f"part-{part}.jsonl"
-        path.write_bytes(b"".join(lines[part::parts]))
-        paths.append(str(path))
-    return paths
 
 
 def _cli(inputs: list[str], output: Path, *extra: str) -> list[str]:
@@ -91,7 +77,7 @@ def _markers(output: Path, pass_index: int) -> list[Path]:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], dict[str, str]]:
     root = tmp_path_factory.mktemp("reference")
-    inputs = _split_demo(root / "in")
+    inputs = split_demo(root / "in", parts=6)
     output = root / "out"
     done = subprocess.run(_cli(inputs, output), cwd=PROJECT, capture_output=True, timeout=600)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
@@ -128,7 +114,7 @@ def test_killed_run_resumes_to_identical_output(tmp_path: Path, reference: tuple
 
 def test_resume_reuses_finished_files(tmp_path: Path) -> None:
     """Work marked done is not redone: a resumed run leaves the earlier markers untouched."""
-    inputs = _split_demo(tmp_path / "in", parts=6)
+    inputs = split_demo(tmp_path / "in", parts=6)
     output = tmp_path / "out"
     assert _kill_when(_start(inputs, output), lambda: len(_markers(output, 0)) >= 2)
     kept = {p: p.stat().st_mtime_ns for p in _markers(output, 0)}
@@ -144,7 +130,7 @@ def test_resume_reuses_finished_files(tmp_path: Path) -> None:
 
 
 def test_resume_refuses_changed_config(tmp_path: Path) -> None:
-    inputs = _split_demo(tmp_path / "in")
+    inputs = split_demo(tmp_path / "in", parts=6)
     output = tmp_path / "out"
     assert _kill_when(_start(inputs, output), lambda: len(_markers(output, 0)) >= 1)
     done = subprocess.run(_cli(inputs, output, "--resume", "--set", "quality.min_words=10"),
@@ -153,7 +139,7 @@ def test_resume_refuses_changed_config(tmp_path: Path) -> None:
 
 
 def test_killed_overwrite_keeps_the_previous_complete_output(tmp_path: Path) -> None:
-    inputs = _split_demo(tmp_path / "in")
+    inputs = split_demo(tmp_path / "in", parts=6)
     output = tmp_path / "out"
     assert subprocess.run(_cli(inputs, output), cwd=PROJECT, capture_output=True,
                           timeout=300).returncode == 0
@@ -166,7 +152,7 @@ def test_killed_overwrite_keeps_the_previous_complete_output(tmp_path: Path) -> 
 
 
 def test_a_second_writer_is_refused(tmp_path: Path) -> None:
-    inputs = _split_demo(tmp_path / "in")
+    inputs = split_demo(tmp_path / "in", parts=6)
     output = tmp_path / "out"
     first = _start(inputs, output)
     deadline = time.monotonic() + 120
@@ -181,7 +167,7 @@ def test_a_second_writer_is_refused(tmp_path: Path) -> None:
 
 
 def test_bad_output_paths_fail_before_work(tmp_path: Path) -> None:
-    inputs = _split_demo(tmp_path / "in")
+    inputs = split_demo(tmp_path / "in", parts=6)
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
     cases = {"": "empty path", str(a_file): "existing file", str(tmp_path / "in"): "input"}
@@ -242,7 +228,7 @@ def test_a_file_no_pass_counted_fails_the_run(tmp_path: Path, monkeypatch: pytes
     """A runner that drops a file's work: the evidence check names it; nothing is committed."""
     from pipeline import passes
 
-    inputs = _split_demo(tmp_path / "in", parts=3)
+    inputs = split_demo(tmp_path / "in", parts=3)
     real = passes.PassFn.process
 
     def lossy(self, element, broadcast=None):  # noqa: ANN001

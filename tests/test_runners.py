@@ -5,7 +5,6 @@ worker processes. Only file numbers, partitions, decisions and statistics cross 
 shuffle, so any difference would be a runner bug, and this test would show it."""
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -18,21 +17,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.summary import without_timing
-from tests.conftest import PROJECT
-from tests.helpers import assert_conserved, run
+from tests.helpers import assert_conserved, run, split_demo
 
-DEMO = PROJECT / "configs" / "demo" / "demo_shard.jsonl.gz"
-
-
-def _inputs(folder: Path, parts: int = 3) -> list[str]:
-    lines = gzip.decompress(DEMO.read_bytes()).splitlines(keepends=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for part in range(parts):
-        path = folder / f"part-{part}.jsonl"
-        path.write_bytes(b"".join(lines[part::parts]))
-        paths.append(str(path))
-    return paths
 
 
 def _digest(output: Path) -> dict[str, str]:
@@ -65,7 +51,7 @@ def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 120) -
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], dict[str, str]]:
     root = tmp_path_factory.mktemp("runners")
-    inputs = _inputs(root / "in")
+    inputs = split_demo(root / "in", parts=3)
     out = run(inputs, root / "in_process")
     assert_conserved(out)
     return inputs, _digest(out)

@@ -2,7 +2,7 @@
 
     .venv/bin/python tools/decontam_eval.py [--config configs/benchmarks_all.yaml]
         [--plants 400] [--seed 7] [--max-matches N] [--max-items-per-ngram N|none]
-        [--ignore-ngrams FILE] [--beam [--index join]] [--json out.json]
+        [--ignore-ngrams FILE] [--beam] [--json out.json]
         [--dump-planted planted.json]
 
 The stage's code defaults are used with the config's benchmark list (``--max-matches`` etc.
@@ -39,6 +39,7 @@ import json
 import os
 import random
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -244,26 +245,20 @@ def score(plants: list[dict], texts: list[str], results: list[dict], config: Con
 
 
 def beam_texts(texts: list[str], config: Config, seed: int) -> tuple[dict, dict]:
-    """Run the Beam stage on the documents; id -> kept text (None if rejected)."""
-    import apache_beam as beam
-
-    from pipeline.registry import RunContext
-    from stages.decontaminate import Stage
+    """Run the stage through the pipeline's shell; id -> kept text (None if rejected), and the
+    stage's contamination report."""
+    from pipeline.outputs import read_rows
+    from pipeline.run import run_stages_on_docs
+    from stages.decontaminate import SPEC
     from stages.record import Doc
 
     docs = [Doc(id=f"d{i}", source="eval", text=t) for i, t in enumerate(texts)]
-    out_dir = Path(tempfile.mkdtemp(prefix="decontam_eval_"))
-    with beam.Pipeline() as pipeline:
-        outputs = (pipeline | beam.Create(docs)
-                   | Stage(config, RunContext(artefact_dir=str(out_dir), seed=seed)))
-        (outputs.kept | "kept json" >> beam.Map(lambda d: json.dumps([d.id, d.text]))
-         | "write kept" >> beam.io.WriteToText(str(out_dir / "kept"), shard_name_template=""))
-        (outputs.reports["contamination"] | "report json" >> beam.Map(json.dumps)
-         | "write report" >> beam.io.WriteToText(str(out_dir / "report"),
-                                                 shard_name_template=""))
-    kept = dict(json.loads(line) for line in (out_dir / "kept").read_text().splitlines())
-    report = json.loads((out_dir / "report").read_text())
-    return {f"d{i}": kept.get(f"d{i}") for i in range(len(texts))}, report
+    folder = tempfile.mkdtemp(prefix="decontam_eval_")
+    out = run_stages_on_docs(docs, [(SPEC, config)], folder, overrides=[f"run.seed={seed}"])
+    kept = {row["id"]: row["text"] for row in read_rows(out, "kept")}
+    report = json.loads(Path(out, "summary.json").read_text())["reports"][SPEC.name]
+    shutil.rmtree(folder, ignore_errors=True)
+    return {f"d{i}": kept.get(f"d{i}") for i in range(len(texts))}, report["contamination"]
 
 
 # ------------------------------------------------------------------ main -------------------
@@ -292,8 +287,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-items-per-ngram", help="template rule (a number or none)")
     parser.add_argument("--ignore-ngrams", help="a common-phrase list (tools/common_ngrams.py)")
     parser.add_argument("--beam", action="store_true", help="also run the Beam stage")
-    parser.add_argument("--index", choices=("auto", "side_input", "join"), default="auto",
-                        help="index path for the --beam run")
     parser.add_argument("--json", help="write the full result here")
     parser.add_argument("--dump-planted", help="write the planted texts and plants (JSON) here, "
                         "to score another version of the stage on the same input")
@@ -434,13 +427,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.beam:
         started = time.perf_counter()
-        beam_config = config.model_copy(update={"index": args.index})
-        beam_out, report = beam_texts(planted_texts, beam_config, args.run_seed)
+        beam_out, report = beam_texts(planted_texts, config, args.run_seed)
         core_out = {f"d{i}": r["outcome"].text for i, r in enumerate(dirty)}
         diff = [k for k in core_out if core_out[k] != beam_out[k]]
         result["beam"] = {"wall_seconds": round(time.perf_counter() - started, 1),
                           "docs_differing_from_core": len(diff),
-                          "report_index_path": report["index_path"],
                           "report": {name: {k: v for k, v in row.items() if k != "examples"}
                                      for name, row in report["benchmarks"].items()}}
         print(f"beam: { {k: v for k, v in result['beam'].items() if k != 'report'} }")

@@ -613,7 +613,7 @@ def decontam_section(reports: dict, tokens_per_char: float | None = None) -> dic
             row["tokens_removed"] = round(b["chars_removed"] * tokens_per_char)
         rows.append(row)
     return {"status": "ok", "mode": report.get("mode"), "ngram": report.get("ngram"),
-            "index_path": report.get("index_path"), "index": report.get("index"),
+            "index": report.get("index"),
             "ignored_common_ngrams": report.get("ignored_common_ngrams"), "benchmarks": rows}
 
 

@@ -409,8 +409,8 @@ def decontam_blocks(section: dict) -> list[Block]:
         return out + _not_run(section)
     index = section.get("index") or {}
     out.append(P(f"Mode {section['mode']}, {section['ngram']}-gram matching; index: "
-                 f"{section.get('index_path')} ({n(index.get('ngrams'))} n-grams, "
-                 f"{n(index.get('bytes'))} bytes); common n-grams ignored: "
+                 f"{n(index.get('ngrams'))} n-grams, {n(index.get('bytes'))} bytes, held by every "
+                 f"worker; common n-grams ignored: "
                  f"{n(section.get('ignored_common_ngrams'))}."))
     rows = []
     for r in section["benchmarks"]:
