@@ -2,7 +2,7 @@
 
     .venv/bin/python tools/decontam_eval.py [--config configs/benchmarks_all.yaml]
         [--plants 400] [--seed 7] [--max-matches N] [--max-items-per-ngram N|none]
-        [--ignore-ngrams FILE] [--beam [--index join]] [--json out.json]
+        [--ignore-ngrams FILE] [--beam] [--json out.json]
         [--dump-planted planted.json]
 
 The stage's code defaults are used with the config's benchmark list (``--max-matches`` etc.
@@ -29,7 +29,8 @@ change one rule). Steps, deterministic for a seed:
 6. Run split: one quote planted on 15 pages; with an in-run ``max_matches: 10`` the pages are
    left alone in one run of all documents and cut when the documents are split into two runs.
 
-``--beam`` also runs the Beam stage on the planted corpus and compares its output texts.
+``--beam`` also runs the stage through the pipeline (``run_pipeline`` with the stage alone, on
+a document shard of the planted corpus) and compares its output texts with the core's.
 """
 from __future__ import annotations
 
@@ -244,25 +245,27 @@ def score(plants: list[dict], texts: list[str], results: list[dict], config: Con
 
 
 def beam_texts(texts: list[str], config: Config, seed: int) -> tuple[dict, dict]:
-    """Run the Beam stage on the documents; id -> kept text (None if rejected)."""
-    import apache_beam as beam
-
-    from pipeline.registry import RunContext
-    from stages.decontaminate import Stage
+    """Run the stage alone through the pipeline's own shell (``run_pipeline`` with
+    ``stages=[(decontaminate.SPEC, config)]`` on a document shard, ``input.format: docs``);
+    id -> kept text (None if rejected), and the stage's report."""
+    from pipeline.outputs import read_rows
+    from pipeline.run import run_pipeline
+    from pipeline.shards import DOC_SCHEMA, RowWriter, doc_row
+    from stages.decontaminate import SPEC
     from stages.record import Doc
 
-    docs = [Doc(id=f"d{i}", source="eval", text=t) for i, t in enumerate(texts)]
     out_dir = Path(tempfile.mkdtemp(prefix="decontam_eval_"))
-    with beam.Pipeline() as pipeline:
-        outputs = (pipeline | beam.Create(docs)
-                   | Stage(config, RunContext(artefact_dir=str(out_dir), seed=seed)))
-        (outputs.kept | "kept json" >> beam.Map(lambda d: json.dumps([d.id, d.text]))
-         | "write kept" >> beam.io.WriteToText(str(out_dir / "kept"), shard_name_template=""))
-        (outputs.reports["contamination"] | "report json" >> beam.Map(json.dumps)
-         | "write report" >> beam.io.WriteToText(str(out_dir / "report"),
-                                                 shard_name_template=""))
-    kept = dict(json.loads(line) for line in (out_dir / "kept").read_text().splitlines())
-    report = json.loads((out_dir / "report").read_text())
+    shard = out_dir / "docs.parquet"
+    writer = RowWriter(str(shard), DOC_SCHEMA)
+    for i, text in enumerate(texts):
+        writer.write(doc_row(Doc(id=f"d{i}", source="eval", text=text)))
+    writer.close()
+    run_config = load_config(None, [], **{"input.paths": [str(shard)], "input.format": "docs",
+                                          "output.path": str(out_dir / "output"),
+                                          "output.overwrite": True, "run.seed": seed})
+    summary = run_pipeline(run_config, [], stages=[(SPEC, config)])
+    kept = {row["id"]: row["text"] for row in read_rows(str(out_dir / "output"), "kept")}
+    report = summary["reports"]["decontaminate"]["contamination"]
     return {f"d{i}": kept.get(f"d{i}") for i in range(len(texts))}, report
 
 
@@ -291,9 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-matches", type=int, help="in-run common-phrase cutoff")
     parser.add_argument("--max-items-per-ngram", help="template rule (a number or none)")
     parser.add_argument("--ignore-ngrams", help="a common-phrase list (tools/common_ngrams.py)")
-    parser.add_argument("--beam", action="store_true", help="also run the Beam stage")
-    parser.add_argument("--index", choices=("auto", "side_input", "join"), default="auto",
-                        help="index path for the --beam run")
+    parser.add_argument("--beam", action="store_true",
+                        help="also run the stage through the pipeline and compare its texts")
     parser.add_argument("--json", help="write the full result here")
     parser.add_argument("--dump-planted", help="write the planted texts and plants (JSON) here, "
                         "to score another version of the stage on the same input")
@@ -434,8 +436,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.beam:
         started = time.perf_counter()
-        beam_config = config.model_copy(update={"index": args.index})
-        beam_out, report = beam_texts(planted_texts, beam_config, args.run_seed)
+        beam_out, report = beam_texts(planted_texts, config, args.run_seed)
         core_out = {f"d{i}": r["outcome"].text for i, r in enumerate(dirty)}
         diff = [k for k in core_out if core_out[k] != beam_out[k]]
         result["beam"] = {"wall_seconds": round(time.perf_counter() - started, 1),
