@@ -600,7 +600,9 @@ def rounds(sizes: list[int], max_rounds: int, seed: int) -> list[dict[str, Any]]
 
 def scale(data: Path, out: Path, dedup_on: bool, beam_args: list[str]) -> dict[str, Any]:
     """``python -m pipeline run`` on DATA/docs.jsonl.gz as a child process; peak RSS of the
-    whole process tree (runner + SDK workers), sampled every 0.1 s, and wall time."""
+    whole process tree (runner + SDK workers), sampled every 0.1 s, its CPU time (user + sys of
+    the child and the workers it waited for) and wall time."""
+    import resource
     import shutil
     import subprocess
 
@@ -611,6 +613,7 @@ def scale(data: Path, out: Path, dedup_on: bool, beam_args: list[str]) -> dict[s
                "--output", str(out), "--set", f"dedup.enabled={str(dedup_on).lower()}",
                *beam_args]
     started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     child = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     root = psutil.Process(child.pid)
     peak = 0
@@ -622,13 +625,15 @@ def scale(data: Path, out: Path, dedup_on: bool, beam_args: list[str]) -> dict[s
             pass
         time.sleep(0.1)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     log = child.stdout.read().decode("utf-8", "replace") if child.stdout else ""
     if child.returncode:
         raise SystemExit(f"pipeline failed ({child.returncode}):\n{log[-3000:]}")
     summary = json.loads((out / "summary.json").read_text())
     result: dict[str, Any] = {"docs": summary["conservation"]["input"], "dedup": dedup_on,
                               "beam_args": beam_args, "wall_seconds": round(wall, 1),
-                              "peak_rss_mb": round(peak / 1e6), "timing": summary["timing"]}
+                              "cpu_seconds": round(cpu, 1), "peak_rss_mb": round(peak / 1e6), "timing": summary["timing"]}
     report = summary["reports"].get("dedup", {}).get("minhash")
     if report:
         result["report"] = {k: report[k] for k in ("exact", "near", "candidate_edges",
