@@ -532,7 +532,8 @@ def decide(config: Config, context: RunContext, inputs: DecideInputs) -> Decisio
                 "doc": texts})
               | "join texts" >> beam.CoGroupByKey()
               | "key and text" >> beam.FlatMap(
-                  lambda item: [(*key, doc.text or "") for key in item[1]["key"]
+                  lambda item: [(*key, (doc.text or "")[:config.train.max_doc_chars])
+                                for key in item[1]["key"]
                                 for doc in item[1]["doc"][:1]])
               | "sample list" >> beam.combiners.ToList())
     model = sample | "train" >> beam.ParDo(_TrainFn(config, context.seed, context.artefact_dir))

@@ -286,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-matches", type=int, help="in-run common-phrase cutoff")
     parser.add_argument("--max-items-per-ngram", help="template rule (a number or none)")
     parser.add_argument("--ignore-ngrams", help="a common-phrase list (tools/common_ngrams.py)")
-    parser.add_argument("--beam", action="store_true", help="also run the Beam stage")
+    parser.add_argument("--beam", action="store_true",
+                        help="also run the stage through the pipeline and compare its texts")
     parser.add_argument("--json", help="write the full result here")
     parser.add_argument("--dump-planted", help="write the planted texts and plants (JSON) here, "
                         "to score another version of the stage on the same input")

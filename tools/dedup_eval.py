@@ -1,10 +1,10 @@
-"""Dedup quality and speed: planted duplicates at known edit rates, scored against brute force.
+"""Dedup quality and cost: planted duplicates at known edit rates, scored against brute force.
 
     python tools/dedup_eval.py generate --n 4000 --out /tmp/dedup-eval     # docs.jsonl.gz + truth
-    python tools/dedup_eval.py score --data /tmp/dedup-eval [--set threshold=0.8 ...] [-- BEAM ARGS]
-    python tools/dedup_eval.py bench [--docs 1500]                         # docs/s per core
+    python tools/dedup_eval.py score --data /tmp/dedup-eval [--set threshold=0.8 ...] [--files N] [-- BEAM ARGS]
+    python tools/dedup_eval.py bench [--docs 1500]                         # docs per CPU-second
     python tools/dedup_eval.py scale --data /tmp/dedup-eval [--dedup off] [-- BEAM ARGS]  # peak RSS
-    python tools/dedup_eval.py shuffle-bytes --data /tmp/dedup-eval       # bytes/doc per shuffle
+    python tools/dedup_eval.py shuffle-bytes --data /tmp/dedup-eval [--files N] [--partitions P]
     python tools/dedup_eval.py rounds [--sizes 100,1000,10000,100000]     # clustering rounds
 
 Pool of real texts (built once, cached under ~/.cache/dedup-eval): the main text of the real
@@ -16,11 +16,15 @@ Common Crawl texts of ../shared/data/corpora/en_commoncrawl, and the Chinese new
 a third each substitutions, deletions and insertions. ``generate`` also writes plain JSONL text
 records the pipeline reads (for the scale runs in docs/dedup.md).
 
-``score`` runs the dedup stage in a Beam pipeline (any runner flags after ``--``), then computes
-the exact shingle Jaccard of every pair of documents (sparse matrix product, no sampling) and
-prints: pair recall on pairs with true Jaccard >= threshold, precision of every removal against
-its survivor and of sampled same-cluster pairs, recall per planted edit rate, and exact-copy
-checks (all removed, one survivor per text).
+``score`` runs the dedup stage alone through the pipeline's own shell
+(``pipeline.run.run_pipeline(config, beam_args, stages=[(dedup.SPEC, config)])`` on document
+shards, ``input.format: docs``: the prepare pass, key files, decide and apply pass of a real
+run; any runner flags after ``--``), then computes the exact shingle Jaccard of every pair of
+documents (sparse matrix product, no sampling) and prints: pair recall on pairs with true
+Jaccard >= threshold, precision of every removal against its survivor and of sampled
+same-cluster pairs, recall per planted edit rate, and exact-copy checks (all removed, one
+survivor per text). ``shuffle-bytes`` measures what the graph writes and moves per document
+(key files, the per-partition grouping, the elements of the decide step; see its docstring).
 """
 from __future__ import annotations
 
@@ -162,42 +166,68 @@ def generate(n: int, out: Path, seed: int, exact: float, near: float) -> dict[st
 
 # ---------------------------------------------------------------- run the stage ------------
 
-def run_stage(data: Path, out: Path, overrides: dict[str, Any], beam_args: list[str],
-              seed: int) -> dict[str, Any]:
-    """docs.jsonl.gz -> dedup stage -> decisions.jsonl ({id, kept, reason, meta}) + report."""
-    import apache_beam as beam
-
-    from pipeline.io import WriteSingleJson
-    from pipeline.options import beam_options
-    from pipeline.registry import RunContext
-    from stages import dedup
+def read_docs(data: Path, limit: int | None = None) -> list[Any]:
+    """DATA/docs.jsonl.gz as Docs, in file order (the first ``limit``)."""
     from stages.record import Doc
 
+    docs = []
+    with gzip.open(data / "docs.jsonl.gz", "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if limit is not None and len(docs) == limit:
+                break
+            r = json.loads(line)
+            docs.append(Doc(id=r["id"], url=r["url"], source="eval", text=r["text"],
+                            lang=r.get("lang"), date=r.get("date")))
+    return docs
+
+
+def write_shards(docs: list[Any], folder: Path, files: int) -> list[str]:
+    """Docs as ``files`` pipeline document shards (``input.format: docs``), in order: the
+    input a stage sees after the per-document stages of a real run."""
+    from pipeline.shards import DOC_SCHEMA, RowWriter, doc_row
+
+    folder.mkdir(parents=True, exist_ok=True)
+    per_file = max(1, -(-len(docs) // files))
+    paths = []
+    for number, start in enumerate(range(0, max(len(docs), 1), per_file)):
+        path = folder / f"docs-{number:04d}.parquet"
+        writer = RowWriter(str(path), DOC_SCHEMA)
+        for doc in docs[start:start + per_file]:
+            writer.write(doc_row(doc))
+        writer.close()
+        paths.append(str(path))
+    return paths
+
+
+def run_stage(data: Path, out: Path, overrides: dict[str, Any], beam_args: list[str],
+              seed: int, files: int = 1) -> dict[str, Any]:
+    """docs.jsonl.gz -> the dedup stage alone through the pipeline's own shell
+    (``run_pipeline(..., stages=[(dedup.SPEC, config)])``: prepare pass, key files, decide,
+    apply pass) -> ``decisions.jsonl`` ({id, kept, reason, meta}) and the stage's report."""
+    from pipeline.config import load_config
+    from pipeline.outputs import read_rows
+    from pipeline.run import run_pipeline
+    from stages import dedup
+
     config = dedup.Config(**overrides)
-
-    def to_doc(line: str) -> Doc:
-        r = json.loads(line)
-        return Doc(id=r["id"], url=r["url"], source="eval", text=r["text"], lang=r.get("lang"),
-                   date=r.get("date"))
-
     out.mkdir(parents=True, exist_ok=True)
+    inputs = write_shards(read_docs(data), out / "input", files)
+    run_config = load_config(None, [], **{"input.paths": inputs, "input.format": "docs",
+                                          "output.path": str(out / "output"),
+                                          "output.overwrite": True, "run.seed": seed})
     started = time.perf_counter()
-    with beam.Pipeline(options=beam_options(beam_args)) as pipeline:
-        docs = (pipeline | "read" >> beam.io.ReadFromText(str(data / "docs.jsonl.gz"))
-                | "parse" >> beam.Map(to_doc))
-        result = docs | "dedup" >> dedup.Stage(config, RunContext(str(out), seed))
-        kept = result.kept | "kept row" >> beam.Map(
-            lambda d: json.dumps({"id": d.id, "kept": True, "meta": d.meta.get("dedup")}))
-        rejected = result.rejected | "rejected row" >> beam.Map(
-            lambda r: json.dumps({"id": r.doc.id, "kept": False, "reason": r.reason,
-                                  "meta": r.doc.meta.get("dedup")}))
-        ((kept, rejected) | beam.Flatten()
-         | "write" >> beam.io.WriteToText(str(out / "decisions"), ".jsonl", num_shards=1,
-                                          shard_name_template=""))
-        result.reports["minhash"] | "report" >> WriteSingleJson(str(out / "report.json"))
+    summary = run_pipeline(run_config, beam_args, stages=[(dedup.SPEC, config)])
     wall = time.perf_counter() - started
-    report = json.loads((out / "report.json").read_text())
+    with open(out / "decisions.jsonl", "w", encoding="utf-8") as handle:
+        for row in read_rows(str(out / "output"), "kept"):
+            handle.write(json.dumps({"id": row["id"], "kept": True,
+                                     "meta": json.loads(row["meta"]).get("dedup")}) + "\n")
+        for row in read_rows(str(out / "output"), "rejected"):
+            handle.write(json.dumps({"id": row["id"], "kept": False, "reason": row["reason"],
+                                     "meta": json.loads(row["meta"]).get("dedup")}) + "\n")
+    report = dict(summary["reports"]["dedup"]["minhash"])
     report["wall_seconds"] = round(wall, 2)
+    report["conservation"] = summary["conservation"]
     return report
 
 
@@ -340,7 +370,7 @@ def score(data: Path, decisions_path: Path, overrides: dict[str, Any], sample: i
 # ---------------------------------------------------------------- speed --------------------
 
 def bench(n_docs: int, num_perm: int, seed: int) -> dict[str, Any]:
-    """Single-process docs/s of shingling + signatures, ours against datasketch."""
+    """Single-process docs per CPU-second of shingling + signatures, ours against datasketch."""
     from datasketch import MinHash
 
     from stages import minhash
@@ -357,10 +387,11 @@ def bench(n_docs: int, num_perm: int, seed: int) -> dict[str, Any]:
     docs = [Doc(id=str(i), text=t, lang="en") for i, t in enumerate(texts)]
 
     def timed(fn: Any, items: list) -> float:
-        start = time.perf_counter()
+        """CPU seconds of the process (the machine is shared: wall time is noise)."""
+        start = time.process_time()
         for item in items:
             fn(item)
-        return time.perf_counter() - start
+        return time.process_time() - start
 
     results: dict[str, Any] = {"docs": n_docs, "mb": round(mb, 2), "num_perm": num_perm}
     seconds = timed(preparer.prepare, docs)
@@ -382,51 +413,154 @@ def bench(n_docs: int, num_perm: int, seed: int) -> dict[str, Any]:
 
     seconds = timed(update_loop, few)
     results["signatures only, datasketch update loop"] = {"docs_per_s": round(len(few) / seconds)}
-    start = time.perf_counter()
+    start = time.process_time()
     MinHash.bulk([s.tolist() for s in shingles], num_perm=num_perm, seed=seed, scheme="affine64",
                  hashfunc=int)
-    seconds = time.perf_counter() - start
+    seconds = time.process_time() - start
     results["signatures only, datasketch MinHash.bulk"] = {"docs_per_s": round(n_docs / seconds)}
     return results
 
 
-# ---------------------------------------------------------------- shuffle bytes ------------
+# ---------------------------------------------------------------- what the graph moves -----
 
-def shuffle_bytes(data: Path, n_docs: int, seed: int) -> dict[str, Any]:
-    """Mean encoded bytes per document of each shuffled element (Beam's FastPrimitivesCoder,
-    the coder these elements get on every runner), for the first ``n_docs`` documents."""
+def _grouping_bytes(paths: list[str], key_bytes: int, partition: int) -> tuple[int, int]:
+    """(records, peak traced bytes) of one partition task: read the partition's keys and values
+    from every key file, then walk its groups of two or more (what ``pipeline.keys`` does)."""
+    import tracemalloc
+
+    from pipeline.keys import iter_groups, read_partition
+
+    tracemalloc.start()
+    keys, values = read_partition(paths, partition, key_bytes)
+    for _ in iter_groups(keys, values, 2):
+        pass
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return len(values), peak
+
+
+def shuffle_bytes(data: Path, n_docs: int, seed: int, files: int,
+                  partitions: int | None) -> dict[str, Any]:
+    """What the dedup graph writes and moves per document, for the first ``n_docs`` documents.
+
+    1. Key files: the stage's own ``prepare`` (``dedup.make_prepare``) feeds the pass's own
+       writer (``pipeline.keys.KeyWriter``), ``files`` input files, ``partitions`` partitions
+       (default: what a run of this input would use, ``graph.partitions_for``); their on-disk
+       bytes per document and per channel. These are the only per-document records dedup adds.
+    2. The document shard the prepare pass writes anyway (``pipeline.shards``, zstd): bytes per
+       document, for scale (documents are written and read per file, never shuffled).
+    3. What one partition task holds (``tracemalloc`` peak of reading one partition and walking
+       its groups), per record.
+    4. The elements ``decide`` hands the runner (Beam's FastPrimitivesCoder, the coder they get
+       on every runner): candidate edges, verification payloads, verified edges, per-document
+       decisions; their sizes and how many this sample has, from the key files (bucket pairs
+       verified with the stage's own functions; the decisions count every document whose text
+       has a copy or a verified near edge).
+    """
+    import tempfile
+
     from apache_beam.coders.coders import FastPrimitivesCoder
 
-    from stages.dedup import Config, Preparer, node_ref
-    from stages.record import Doc
+    from pipeline.graph import partitions_for
+    from pipeline.keys import KeyWriter, iter_groups, key_file, read_partition
+    from pipeline.shards import DOC_SCHEMA, RowWriter, doc_row
+    from stages import dedup, minhash
+    from stages.base import DocRef, RunContext
 
+    docs = read_docs(data, n_docs)
+    text_bytes = sum(len(d.text.encode("utf-8")) for d in docs)
+    parts = partitions or partitions_for(text_bytes)
+    config = dedup.Config()
+    channels = {c.name: c for c in dedup.CHANNELS}
     coder = FastPrimitivesCoder()
-    preparers = {mode: Preparer(Config(verify=mode), seed) for mode in ("shingles", "signature")}
-    sums: Counter = Counter()
-    count = with_bands = 0
-    for line in gzip.open(data / "docs.jsonl.gz", "rt", encoding="utf-8"):
-        if count == n_docs:
-            break
-        r = json.loads(line)
-        doc = Doc(id=r["id"], url=r["url"], source="docs.jsonl.gz", text=r["text"],
-                  lang=r.get("lang"), date=r.get("date"))
-        p = preparers["shingles"].prepare(doc)
-        q = preparers["signature"].prepare(doc)
-        count += 1
-        sums["text (UTF-8)"] += len(doc.text.encode("utf-8"))
-        sums["final join: (text key, doc)"] += len(coder.encode((p.node, ("doc", doc))))
-        if p.bands:
-            with_bands += 1
-            ref = node_ref(p.rank, "longest", p.node)
-            sums["best doc per text: (text key, (rank, bands))"] += len(
-                coder.encode((p.node, (p.rank, p.bands))))
-            sums["band keys: b x (band key, node ref)"] += sum(
-                len(coder.encode((key, ref))) for key in p.bands)
-            sums["verify payload, shingles"] += len(coder.encode((p.node, ("payload", p.payload))))
-            sums["verify payload, signature"] += len(coder.encode((q.node, ("payload", q.payload))))
-            sums["one edge (node ref, node ref)"] += len(coder.encode((ref, ref)))
-    return {"docs": count, "bytes_per_doc": {k: round(v / count) for k, v in sums.items()},
-            "docs_with_shingles": with_bands}
+    per_file = max(1, -(-len(docs) // files))
+    result: dict[str, Any] = {"docs": len(docs), "files": files, "partitions": parts,
+                              "text_bytes_per_doc": round(text_bytes / len(docs))}
+    with tempfile.TemporaryDirectory() as work:
+        prepare = dedup.make_prepare(config, RunContext(artefact_dir=f"{work}/artefacts",
+                                                        seed=seed))
+        shard_bytes = 0
+        for file_index, start in enumerate(range(0, len(docs), per_file)):
+            writers = {name: KeyWriter(key_file(work, dedup.STAGE, name, file_index),
+                                       channel.key_bytes, parts)
+                       for name, channel in channels.items()}
+            shard = RowWriter(f"{work}/pass0/part-{file_index:05d}.parquet", DOC_SCHEMA, "zstd")
+            for row, doc in enumerate(docs[start:start + per_file]):
+                for name, key, value in prepare(doc, DocRef(file_index, row)):
+                    writers[name].add(key, value)
+                shard.write(doc_row(doc))
+            for writer in writers.values():
+                writer.close()
+            shard.close()
+            shard_bytes += os.path.getsize(f"{work}/pass0/part-{file_index:05d}.parquet")
+        n_files = -(-len(docs) // per_file)
+        paths = {name: [key_file(work, dedup.STAGE, name, i) for i in range(n_files)]
+                 for name in channels}
+        key_files: dict[str, Any] = {}
+        for name, channel in channels.items():
+            size = sum(os.path.getsize(p) for p in paths[name])
+            records, peak = _grouping_bytes(paths[name], channel.key_bytes, 0)
+            key_files[name] = {"bytes_per_doc": round(size / len(docs), 1),
+                               "records_per_doc": round(
+                                   sum(_key_file_rows(p) for p in paths[name]) / len(docs), 2),
+                               "partition_0_records": records,
+                               "partition_task_peak_bytes_per_record": round(peak / max(records, 1))}
+        key_files["total_bytes_per_doc"] = round(sum(v["bytes_per_doc"] for v in key_files.values()), 1)
+        result["key_files"] = key_files
+        result["doc_shard_bytes_per_doc"] = round(shard_bytes / len(docs))
+
+        # decide, replayed on the key files with the stage's own functions
+        edges: set = set()
+        for partition in range(parts):
+            keys, values = read_partition(paths["bands"], partition, channels["bands"].key_bytes)
+            for key, members in iter_groups(keys, values, 2):
+                edges.update(dedup._candidates((key, members, None), config.clique_bucket_max))
+        preparer = dedup.Preparer(config, seed)
+        signer = dedup.Preparer(config.model_copy(update={"verify": "signature"}), seed)
+        by_ref = {(i // per_file, i % per_file): doc for i, doc in enumerate(docs)}
+        ends = sorted({tuple(end[1]) for edge in edges for end in edge})
+        payloads = {ref: preparer.payload(by_ref[ref]) for ref in ends}
+        signatures = {ref: signer.payload(by_ref[ref]) for ref in ends}
+        verified = [edge for edge in edges if minhash.exact_jaccard(
+            payloads[tuple(edge[0][1])], payloads[tuple(edge[1][1])]) >= config.threshold]
+        near_nodes = {end[0][-1] for edge in verified for end in edge}
+        decisions = []
+        for partition in range(parts):
+            keys, values = read_partition(paths["exact"], partition, channels["exact"].key_bytes)
+            for node, members in iter_groups(keys, values, 1):
+                if len(members) < 2 and node not in near_nodes:
+                    continue
+                cluster = dedup.Cluster(members[0][0][:2] + (node,), 2) if node in near_nodes else None
+                decisions.extend(dedup.decide_group(
+                    node, [(rank, ref) for rank, ref, _ in members], cluster, config.survivor,
+                    config.threshold))
+
+        def mean(items: list) -> float:
+            return round(sum(len(coder.encode(x)) for x in items) / len(items), 1) if items else 0
+
+        elements = {
+            "candidate edge ((node ref, doc ref), (node ref, doc ref))":
+                (len(edges), mean(sorted(edges))),
+            "verification payload (doc ref, shingle fingerprints)":
+                (len(ends), mean([(ref, payloads[ref]) for ref in ends])),
+            "verification payload (doc ref, signature) [verify: signature]":
+                (len(ends), mean([(ref, signatures[ref]) for ref in ends])),
+            "verified edge (node ref, node ref)":
+                (len(verified), mean([(e[0][0], e[1][0]) for e in verified])),
+            "decision (doc ref, (drop, meta))":
+                (len(decisions), mean([(tuple(ref), (drop, meta)) for ref, drop, meta in decisions])),
+        }
+        result["decide_elements"] = {name: {"count": count, "bytes_each": size,
+                                            "bytes_per_doc": round(count * size / len(docs), 1)}
+                                     for name, (count, size) in elements.items()}
+    return result
+
+
+def _key_file_rows(path: str) -> int:
+    """Rows of one key file (its Parquet footer)."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
 
 
 # ---------------------------------------------------------------- clustering rounds --------
@@ -438,7 +572,7 @@ def rounds(sizes: list[int], max_rounds: int, seed: int) -> list[dict[str, Any]]
 
     import apache_beam as beam
 
-    from pipeline.io import WriteSingleJson
+    from pipeline.io import write_json
     from pipeline.options import beam_options
     from stages.components import ConnectedComponents
 
@@ -452,10 +586,11 @@ def rounds(sizes: list[int], max_rounds: int, seed: int) -> list[dict[str, Any]]
         for name, edges in graphs.items():
             edges = [(min(a, b), max(a, b)) for a, b in edges]
             with tempfile.TemporaryDirectory() as tmp:
+                path = f"{tmp}/stats.json"
                 with beam.Pipeline(options=beam_options([])) as pipeline:
                     out = pipeline | beam.Create(edges) | ConnectedComponents(max_rounds)
-                    out["stats"] | WriteSingleJson(f"{tmp}/stats.json")
-                stats = json.loads(Path(f"{tmp}/stats.json").read_text())
+                    out["stats"] | beam.Map(lambda stats, p=path: write_json(p, stats))
+                stats = json.loads(Path(path).read_text())
             results.append({"graph": name, "nodes": n, "converged": stats["converged"],
                             "rounds_to_converge": stats["rounds_to_converge"]})
     return results
@@ -465,7 +600,9 @@ def rounds(sizes: list[int], max_rounds: int, seed: int) -> list[dict[str, Any]]
 
 def scale(data: Path, out: Path, dedup_on: bool, beam_args: list[str]) -> dict[str, Any]:
     """``python -m pipeline run`` on DATA/docs.jsonl.gz as a child process; peak RSS of the
-    whole process tree (runner + SDK workers), sampled every 0.1 s, and wall time."""
+    whole process tree (runner + SDK workers), sampled every 0.1 s, its CPU time (user + sys of
+    the child and the workers it waited for) and wall time."""
+    import resource
     import shutil
     import subprocess
 
@@ -476,6 +613,7 @@ def scale(data: Path, out: Path, dedup_on: bool, beam_args: list[str]) -> dict[s
                "--output", str(out), "--set", f"dedup.enabled={str(dedup_on).lower()}",
                *beam_args]
     started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     child = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     root = psutil.Process(child.pid)
     peak = 0
@@ -487,13 +625,15 @@ def scale(data: Path, out: Path, dedup_on: bool, beam_args: list[str]) -> dict[s
             pass
         time.sleep(0.1)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     log = child.stdout.read().decode("utf-8", "replace") if child.stdout else ""
     if child.returncode:
         raise SystemExit(f"pipeline failed ({child.returncode}):\n{log[-3000:]}")
     summary = json.loads((out / "summary.json").read_text())
     result: dict[str, Any] = {"docs": summary["conservation"]["input"], "dedup": dedup_on,
                               "beam_args": beam_args, "wall_seconds": round(wall, 1),
-                              "peak_rss_mb": round(peak / 1e6), "timing": summary["timing"]}
+                              "cpu_seconds": round(cpu, 1), "peak_rss_mb": round(peak / 1e6), "timing": summary["timing"]}
     report = summary["reports"].get("dedup", {}).get("minhash")
     if report:
         result["report"] = {k: report[k] for k in ("exact", "near", "candidate_edges",
@@ -513,8 +653,8 @@ def _overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def main() -> None:
-    argv = sys.argv[1:]
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     beam_args: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
@@ -533,9 +673,13 @@ def main() -> None:
     sc.add_argument("--set", dest="overrides", action="append", default=[],
                     metavar="KEY=VALUE", help="dedup config override, e.g. threshold=0.7")
     sc.add_argument("--sample", type=int, default=20000, help="same-cluster pairs checked")
+    sc.add_argument("--files", type=int, default=1, help="input files the docs are split over")
     sb = sub.add_parser("shuffle-bytes")
     sb.add_argument("--data", type=Path, required=True)
     sb.add_argument("--docs", type=int, default=2000)
+    sb.add_argument("--files", type=int, default=1, help="input files the docs are split over")
+    sb.add_argument("--partitions", type=int,
+                    help="key-file partitions (default: what a run of this input would use)")
     ro = sub.add_parser("rounds")
     ro.add_argument("--sizes", default="100,1000,10000,100000")
     ro.add_argument("--max-rounds", type=int, default=30)
@@ -554,14 +698,15 @@ def main() -> None:
     elif args.cmd == "score":
         overrides = _overrides(args.overrides)
         out = args.out or args.data / "run"
-        report = run_stage(args.data, out, overrides, beam_args, args.seed)
+        report = run_stage(args.data, out, overrides, beam_args, args.seed, args.files)
         result = score(args.data, out / "decisions.jsonl", overrides, args.sample, args.seed)
         result["stage"] = {k: report[k] for k in ("bands", "rows", "num_perm", "verify",
                                                   "candidate_edges", "components", "exact",
                                                   "near", "wall_seconds")}
         print(json.dumps(result, indent=1))
     elif args.cmd == "shuffle-bytes":
-        print(json.dumps(shuffle_bytes(args.data, args.docs, args.seed), indent=1))
+        print(json.dumps(shuffle_bytes(args.data, args.docs, args.seed, args.files,
+                                       args.partitions), indent=1))
     elif args.cmd == "rounds":
         for row in rounds([int(x) for x in args.sizes.split(",")], args.max_rounds, args.seed):
             print(json.dumps(row))
@@ -570,7 +715,8 @@ def main() -> None:
                                args.dedup == "on", beam_args), indent=1))
     else:
         print(json.dumps(bench(args.docs, args.num_perm, args.seed), indent=1))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
