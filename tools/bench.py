@@ -192,13 +192,15 @@ def watch(cmd: list[str], cwd: Path, **popen: object) -> dict:
 
 
 def run_pipeline(inputs: list[str], output: Path, overrides: list[str], workers: int,
-                 config: str | None) -> dict:
-    """Run once; returns wall and CPU seconds, peak RSS and the summary."""
-    cmd = [sys.executable, "-m", "pipeline", "run", "--input", *inputs, "--output", str(output),
+                 config: str | None, project: Path = PROJECT) -> dict:
+    """Run once (``project``: another checkout with its own .venv, e.g. an older commit);
+    returns wall and CPU seconds, peak RSS and the summary."""
+    python = sys.executable if project == PROJECT else str(project / ".venv" / "bin" / "python")
+    cmd = [python, "-m", "pipeline", "run", "--input", *inputs, "--output", str(output),
            "--overwrite", "--progress", "0", *overrides, *runner_args(workers)]
     if config:
         cmd += ["--config", config]
-    result = watch(cmd, PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    result = watch(cmd, project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if result["returncode"] not in (0, 3):
         raise SystemExit(f"pipeline failed ({result['returncode']}):\n{result['stderr'][-4000:]}")
     result["summary"] = json.loads((output / "summary.json").read_text())
@@ -241,7 +243,9 @@ def print_result(label: str, result: dict, rows: list[dict]) -> None:
           f"{docs / cpu:.1f} docs/CPU-s; peak RSS (process tree) {mib(result['peak_rss_bytes'])}"
           f" (runner {mib(result['peak_runner_rss_bytes'])}, largest worker process "
           f"{mib(result['peak_worker_rss_bytes'])})")
-    print(f"{'stage':<15}{'docs in':>9}{'docs out':>9}{'cpu s':>9}{'docs/s':>10}{'MB/s':>9}")
+    # Stage seconds are the time inside the stage's calls (summary.json timing.stages, a
+    # perf_counter sum per worker): CPU time while the worker has its core to itself.
+    print(f"{'stage':<15}{'docs in':>9}{'docs out':>9}{'stage s':>9}{'docs/s':>10}{'MB/s':>9}")
     for row in rows:
         dps = f"{row['docs_per_second']:.1f}" if row["docs_per_second"] else "-"
         mbs = f"{row['mb_per_second']:.2f}" if row["mb_per_second"] else "-"
@@ -249,7 +253,16 @@ def print_result(label: str, result: dict, rows: list[dict]) -> None:
               f"{dps:>10}{mbs:>9}")
     total_cpu = sum(r["cpu_seconds"] for r in rows)
     print(f"{'sum of stages':<33}{total_cpu:>9.2f}   (CPU - stages = the shell: Beam, reading "
-          f"and writing Parquet, key files, start-up: {cpu - total_cpu:.1f} s)")
+          f"and writing Parquet, key files, start-up: {cpu - total_cpu:.1f} s; with several "
+          "workers sharing cores stage time includes waiting)")
+
+
+def _commit(project: Path) -> str | None:
+    try:
+        return subprocess.run(["git", "-C", str(project), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 # ----------------------------------------------------------------------------- the peer
@@ -364,6 +377,9 @@ def main() -> None:
     parser.add_argument("--compare", action="store_true", help="also run datatrove on the shard")
     parser.add_argument("--floors", action="store_true",
                         help="also run tools/floors.py on the shard: wall / sum of library floors")
+    parser.add_argument("--project", type=Path, default=PROJECT,
+                        help="run the pipeline of another checkout (its .venv), e.g. `git worktree "
+                             "add /tmp/old 0f2bbc0` for a before/after in one sitting")
     parser.add_argument("--results", type=Path, default=RUNS / "bench_results.jsonl")
     parser.add_argument("--label", default="")
     args = parser.parse_args()
@@ -404,11 +420,13 @@ def main() -> None:
         digest = content_hash(inputs)
         label = args.label or f"{shard.name}-{mode}-w{args.workers}"
         for repeat in range(args.repeat):
-            result = run_pipeline(inputs, RUNS / "out" / label, overrides, args.workers, args.config)
+            result = run_pipeline(inputs, RUNS / "out" / label, overrides, args.workers, args.config,
+                                  args.project.resolve())
             rows = stage_table(result)
             print(f"\n{shard_line(shard, digest)}")
             print_result(f"{label} (run {repeat + 1})", result, rows)
-            record = {"label": label, "mode": mode, "workload": "text" if text else "html",
+            record = {"label": label, "mode": mode, "project": str(args.project.resolve()),
+                      "commit": _commit(args.project), "workload": "text" if text else "html",
                       "workers": args.workers, "config": args.config, "shard": str(shard),
                       "shard_bytes": digest["bytes"], "shard_sha256": digest["sha256"],
                       "docs": result["summary"]["input"]["records"],
