@@ -94,7 +94,7 @@ class PassSpec:
 
 # ----------------------------------------------------------------------------- statistics
 
-def _stage_stats() -> dict[str, Any]:
+def stage_stats() -> dict[str, Any]:
     return {"docs_in": 0, "bytes_in": 0, "docs_out": 0, "bytes_out": 0, "dead_letter": 0,
             "micros": 0, "reasons": {}}
 
@@ -116,7 +116,7 @@ class FileStats:
     def stage(self, name: str) -> dict[str, Any]:
         entry = self.stages.get(name)
         if entry is None:
-            entry = self.stages[name] = _stage_stats()
+            entry = self.stages[name] = stage_stats()
         return entry
 
 
@@ -457,7 +457,7 @@ class _FileRun:
 
 # ----------------------------------------------------------------------------- merging
 
-def _add_stage(total: dict[str, Any], part: dict[str, Any]) -> None:
+def add_stage(total: dict[str, Any], part: dict[str, Any]) -> None:
     for key in BOOKKEEPING:
         total[key] += part[key]
     for reason, (docs, size) in part["reasons"].items():
@@ -500,7 +500,7 @@ class MergeStats(beam.CombineFn):
             merged["files"].update(acc["files"])
             merged["input"].update(acc["input"])
             for name, entry in acc["stages"].items():
-                _add_stage(merged["stages"].setdefault(name, _stage_stats()), entry)
+                add_stage(merged["stages"].setdefault(name, stage_stats()), entry)
             for name, counts in acc["prepared"].items():
                 target = merged["prepared"].setdefault(name, {})
                 for key, value in counts.items():

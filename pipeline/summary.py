@@ -13,9 +13,14 @@ SCHEMA_VERSION = 2
 
 
 def _merged_stages(stats: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per stage, its entries of every pass added up: a two-pass stage appears in two passes
+    (its prepare's time and dead letters in the first, its apply in the second)."""
+    from pipeline.passes import add_stage, stage_stats
+
     stages: dict[str, dict[str, Any]] = {}
     for key in sorted(k for k in stats if k.startswith("pass")):
-        stages.update(stats[key]["stages"])
+        for name, entry in stats[key]["stages"].items():
+            add_stage(stages.setdefault(name, stage_stats()), entry)
     return stages
 
 
