@@ -30,6 +30,7 @@ from apache_beam.metrics import Metrics
 from pipeline import io as pio
 from pipeline import keys as pkeys
 from pipeline import shards
+from pipeline.memory import release_free_memory
 from pipeline.progress import RECORDER
 from pipeline.stats import DeadLetterStats, KeptStats, RejectByLangStats, RejectStats
 from stages.base import DocRef, RunContext, Stage, dead_letter, make_rejected, unwrap
@@ -122,6 +123,9 @@ class FileStats:
 
 # The run-wide combiners: kept-document stats, rejects per (stage, reason) and per (language,
 # stage), dead letters per (stage, kind). One accumulator per file, merged once.
+# Freed memory goes back to the OS every this many documents (pipeline.memory).
+RELEASE_EVERY_DOCS = 1000
+
 COMBINERS: dict[str, Any] = {"kept": KeptStats(), "rejected": RejectStats(),
                              "rejected_by_lang": RejectByLangStats(),
                              "dead_letter": DeadLetterStats()}
@@ -294,14 +298,20 @@ class _FileRun:
         batch_size = max([step.stage.batch_size(step.config) for step in self.spec.steps
                           if step.stage.batch_size is not None] or [1])
         batch: list[tuple[int, Doc]] = []
+        since_release = 0
         for item in source:
             batch.append(item)
             if len(batch) >= batch_size:
                 self._run_batch(batch)
+                since_release += len(batch)
                 batch = []
+                if since_release >= RELEASE_EVERY_DOCS:
+                    release_free_memory()
+                    since_release = 0
         if batch:
             self._run_batch(batch)
         self.close()
+        release_free_memory()
 
     def _read_input(self) -> Iterator[tuple[int, Doc]]:
         """Pass 0: reader results (pipeline.inputs.read_path never raises: an unreadable file

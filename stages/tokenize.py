@@ -118,7 +118,8 @@ class Config(StageSection):
     # End every Megatron sequence with EOS, as Megatron's GPT recipes do (--append-eod);
     # without it packed training samples run documents together. nanoGPT always has the EOS.
     append_eos: bool = True
-    # Target tokens per shard (the shard count is ceil(total tokens / this)).
+    # A shard (one per input file) closes after the document that brings it to this many
+    # tokens; the file's next documents go to a continuation shard (pipeline/token_sink.py).
     tokens_per_shard: int = Field(default=500_000_000, gt=0)
     # Languages without spaces: no whitespace words, so no tokens/word in the report.
     unspaced_langs: tuple[str, ...] = tuple(sorted(languages.UNSPACED_LANGUAGES))

@@ -88,3 +88,6 @@ def test_scale_runs_the_cli(tmp_path: Path, capsys) -> None:
     data = _shard(tmp_path / "data")
     result = json.loads(_run(capsys, "scale", "--data", str(data), "--out", str(tmp_path / "out")))
     assert result["docs"] == 14 and result["peak_rss_mb"] > 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    ran = {stage["stage"] for stage in summary["stages"]}
+    assert "dedup" in ran and not ran & {"language", "quality", "decontaminate", "tokenize"}

@@ -325,6 +325,28 @@ def test_stage_counts_with_a_tokenizer_json_in_beam(tmp_path: Path) -> None:
     assert not (out["output"] / "artefacts" / tokenize.MODEL_ARTEFACT).exists()
 
 
+def test_token_sink_rolls_over_at_tokens_per_shard(tmp_path: Path) -> None:
+    """A file's shard closes after the document that reaches the limit; documents are never
+    split and the continuation shards hold the rest in order."""
+    from pipeline.token_sink import TokenSink
+    from stages.record import Doc
+
+    settings = token_shards.ShardSettings(("megatron",), 100, 2)
+    sink = TokenSink(str(tmp_path), "part-00000-of-00001", settings, tokens_per_shard=10)
+    sizes = [4, 4, 4, 0, 9, 30, 1]
+    for i, size in enumerate(sizes):
+        sink.add(Doc(id=f"d{i}", source="s", text="x", token_ids=list(range(1, size + 1))))
+    sink.close()
+    names = sorted(p.name[:-len(".idx")] for p in tmp_path.glob("*.idx"))
+    assert names == ["part-00000-of-00001", "part-00000-of-00001-c00001",
+                     "part-00000-of-00001-c00002"]
+    held = [[len(seq) - 1 for seq in token_shards.read_megatron(tmp_path / name)]
+            for name in names]  # - 1: the EOS after every document
+    assert held == [[4, 4, 4], [9, 30], [1]]
+    assert [token_shards.read_doc_ids(tmp_path / f"{name}.doc_ids.parquet")[0] for name in names] \
+        == [["d0", "d1", "d2"], ["d4", "d5"], ["d6"]]
+
+
 def test_pipeline_writes_token_shards_and_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """graph.py wiring: kept token_count, trained artefact and tokens/ agree on a tiny run."""
     from pipeline.registry import available_stages
@@ -339,12 +361,14 @@ def test_pipeline_writes_token_shards_and_counts(tmp_path: Path, monkeypatch: py
     off = [f"{name}.enabled=false" for name, _ in available_stages() if name != "tokenize"]
     out = run(sources, tmp_path / "out", off + [
         "tokenize.write_token_ids=true", "tokenize.train.vocab_size=2000",
-        "tokenize.shard_format=both", "tokenize.append_eos=true"])
+        "tokenize.shard_format=both", "tokenize.append_eos=true",
+        "tokenize.tokens_per_shard=3000"])  # continuation shards, read back like any other
     assert_conserved(out)
     kept = {r["id"]: r for r in rows(out, "kept")}
     sp_direct = spm.SentencePieceProcessor(model_file=str(out / "artefacts" / tokenize.MODEL_ARTEFACT))
     settings = token_shards.ShardSettings(("megatron", "nanogpt"), 2000, 2)
     assert len(list((out / "tokens").glob("*.idx"))) > 1
+    assert list((out / "tokens").glob("part-00000-of-00003-c00001.idx"))
     for fmt in ("megatron", "nanogpt"):
         back = dict(token_shards.read_tokens(out / "tokens", settings, fmt))
         assert set(back) == set(kept) and len(kept) == 30

@@ -149,12 +149,17 @@ def runner_args(workers: int) -> list[str]:
     return ["--direct_num_workers", str(workers), "--direct_running_mode", "multi_processing"]
 
 
-def tree_rss(proc: psutil.Process) -> tuple[int, int, int]:
-    """(whole tree, the runner process, the largest child) RSS in bytes: where memory sits."""
+def tree_rss(proc: psutil.Process, cpu_seen: dict[int, float] | None = None
+             ) -> tuple[int, int, int]:
+    """(whole tree, the runner process, the largest child) RSS in bytes: where memory sits.
+    ``cpu_seen`` gets each member's latest user+sys CPU seconds (by pid)."""
     total = own = largest_child = 0
     for member in [proc, *proc.children(recursive=True)]:
         try:
             rss = member.memory_info().rss
+            if cpu_seen is not None:
+                times = member.cpu_times()
+                cpu_seen[member.pid] = times.user + times.system
         except psutil.Error:
             continue
         total += rss
@@ -171,22 +176,28 @@ def children_cpu() -> float:
 
 
 def watch(cmd: list[str], cwd: Path, **popen: object) -> dict:
-    """Run ``cmd``; wall seconds, CPU seconds of its whole (reaped) process tree, peak RSS."""
+    """Run ``cmd``; wall seconds, CPU seconds of its whole process tree, peak RSS.
+
+    CPU: the OS's count for reaped descendants, or, when larger, the sum of every member's last
+    sampled CPU time (a multiprocessing pool whose workers are never waited for, as datatrove's
+    with several workers, is invisible to the first)."""
     cpu_before = children_cpu()
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, **popen)
     ps = psutil.Process(proc.pid)
     peak = peak_runner = peak_child = 0
+    cpu_seen: dict[int, float] = {}
     while proc.poll() is None:
         try:
-            total, own, child = tree_rss(ps)
+            total, own, child = tree_rss(ps, cpu_seen)
         except psutil.Error:
             break
         peak, peak_runner, peak_child = max(peak, total), max(peak_runner, own), max(peak_child, child)
         time.sleep(0.1)
     stdout, stderr = proc.communicate()
     return {"wall_seconds": time.perf_counter() - started,
-            "cpu_seconds": children_cpu() - cpu_before, "returncode": proc.returncode,
+            "cpu_seconds": max(children_cpu() - cpu_before, sum(cpu_seen.values())),
+            "returncode": proc.returncode,
             "peak_rss_bytes": peak, "peak_runner_rss_bytes": peak_runner,
             "peak_worker_rss_bytes": peak_child, "stdout": stdout, "stderr": stderr}
 
@@ -343,11 +354,20 @@ def print_fits(records: list[dict]) -> dict:
     wall_exp, _ = fit_line(logs, [math.log(r["wall_seconds"]) for r in records])
     cpu_exp, _ = fit_line(logs, [math.log(r["cpu_seconds"]) for r in records])
     per_doc, base = fit_line(docs, [r["peak_rss_bytes"] for r in records])
+    # Between the two largest sizes: what each further document retains once fixed buffers
+    # (row groups, key-file buffers, one key partition) are full - the number that says how far
+    # a local run goes.
+    top = sorted(records, key=lambda r: r["docs"])[-2:]
+    marginal = ((top[1]["peak_rss_bytes"] - top[0]["peak_rss_bytes"])
+                / (top[1]["docs"] - top[0]["docs"]))
     fits = {"docs": docs, "time_exponent_wall": round(wall_exp, 3),
             "time_exponent_cpu": round(cpu_exp, 3), "peak_rss_bytes_per_doc": round(per_doc),
-            "peak_rss_intercept_bytes": round(base)}
+            "peak_rss_intercept_bytes": round(base),
+            "peak_rss_bytes_per_doc_between_largest": round(marginal)}
     print(f"\nfit over N = {', '.join(f'{d:,}' for d in docs)}: time ~ N^{wall_exp:.3f} (wall), "
-          f"N^{cpu_exp:.3f} (CPU); peak RSS = {mib(base)} + {per_doc:,.0f} bytes/doc")
+          f"N^{cpu_exp:.3f} (CPU); peak RSS = {mib(base)} + {per_doc:,.0f} bytes/doc "
+          f"(least squares); {marginal:,.0f} bytes/doc from {top[0]['docs']:,} to "
+          f"{top[1]['docs']:,} docs")
     return fits
 
 

@@ -608,10 +608,15 @@ def scale(data: Path, out: Path, dedup_on: bool, beam_args: list[str]) -> dict[s
 
     import psutil
 
+    from pipeline.registry import available_stages
+
     shutil.rmtree(out, ignore_errors=True)
+    # Only dedup (or nothing): read -> dedup -> write, so the numbers are dedup's own and not
+    # those of the tokenizer trained in the run or the other stages.
+    stages = [f"--set={name}.enabled={'true' if name == 'dedup' and dedup_on else 'false'}"
+              for name, _ in available_stages()]
     command = [sys.executable, "-m", "pipeline", "run", "--input", str(data / "docs.jsonl.gz"),
-               "--output", str(out), "--set", f"dedup.enabled={str(dedup_on).lower()}",
-               *beam_args]
+               "--output", str(out), *stages, *beam_args]
     started = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     child = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
