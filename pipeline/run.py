@@ -120,6 +120,7 @@ def run_pipeline(config: Any, beam_args: list[str], resume: bool = False,
             display = (Display(f"{work}/progress", work, len(files), len(plan.passes), progress,
                                getattr(quiet, "stream", None))
                        if show_progress else None)
+            result = None
             try:
                 result = pipeline.run()
                 if not dry_run:
@@ -127,6 +128,11 @@ def run_pipeline(config: Any, beam_args: list[str], resume: bool = False,
             finally:
                 if display is not None:
                     display.stop()
+                # Beam's DaskRunner leaves its distributed.Client open: it would keep
+                # reconnecting (and logging tracebacks) once the user's scheduler goes away.
+                client = getattr(result, "client", None)
+                if client is not None and hasattr(client, "close"):
+                    client.close()
         if dry_run:
             log.warning("--dry_run: the job graph was built and validated but not submitted")
             return {"dry_run": True, "stages": list(plan.stages), "files": len(files)}
