@@ -121,12 +121,26 @@ class OutputLease:
             self.lock_fd = None
 
 
+def _creatable_in(folder: str) -> bool:
+    """Whether a run may create entries in ``folder``: it is writable, or it does not exist yet
+    and its nearest existing ancestor is (the run creates it, as it creates the output)."""
+    path = os.path.abspath(folder or ".")
+    while not os.path.isdir(path):
+        if os.path.lexists(path):  # a file where a folder should be
+            return False
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+    return os.access(path, os.W_OK)
+
+
 def _private_dir(output: str) -> tuple[str, bool]:
     """Where a run works, and whether its commit can be an atomic exchange."""
     if is_local(output):
         local = _local(output)
         parent, name = os.path.split(local)
-        if os.access(parent or ".", os.W_OK) and hasattr(_libc(), "renameat2"):
+        if _creatable_in(parent) and hasattr(_libc(), "renameat2"):
             return os.path.join(parent, f".{name}{PRIVATE_SUFFIX}"), True
         return os.path.join(local, JOURNAL_DIR), False
     return f"{output}/{JOURNAL_DIR}", False

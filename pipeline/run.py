@@ -245,7 +245,7 @@ def _write_outputs(config: Any, out: str, summary: dict[str, Any]) -> None:
     then summary.json (inside the staged tree, so the swap brings them in together)."""
     from pipeline.report import write_reports
 
-    write_reports(config, out, summary)
+    write_reports(config, out, summary, label=config.output.path)
     pio.write_dataset_card(out)
     pio.write_json(f"{out}/summary.json", summary)
 

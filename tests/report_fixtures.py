@@ -93,8 +93,10 @@ def rich_summary() -> dict:
                   "model_type": "unigram"},
         "trained_vs_reference": {"reference": "Llama 2", "tokens_ratio": 0.93,
                                  "note": "measured on held-back kept text"}}}
-    s["resources"] = {"demo": [{"name": "demo blocklist", "what": "one domain"},
-                               "gsm8k_sample (20 items)"]}
+    from pipeline.config import load_config
+    from pipeline.resources import demo_resources
+
+    s["resources"] = {"demo": demo_resources(load_config())}  # the shape run.py stores
     s["languages"] = {
         "en": {"docs": 700, "kept": 600, "rejected": 100, "tokens": 7_000_000_000,
                "kept_tokens": 6_000_000_000,

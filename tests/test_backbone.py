@@ -39,6 +39,10 @@ def test_demo_shard_is_conserved(tmp_path: Path) -> None:
     assert data["conservation"]["dead_letter"] >= 4  # the shard plants broken lines
     kept_ids = {r["id"] for r in rows(tmp_path / "out", "kept")}
     assert "demo-0000" in kept_ids  # the input id is the document id
+    # the report names the committed output, not the private folder the run wrote it in
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["output"] == str(tmp_path / "out")
+    assert "_pipeline" not in (tmp_path / "out" / "report.md").read_text().split("\n", 3)[2]
 
 
 def test_every_shared_warc_is_conserved(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ run never reports what it did not see."""
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -155,11 +156,34 @@ def test_a_second_writer_is_refused(tmp_path: Path) -> None:
     inputs = split_demo(tmp_path / "in", parts=6)
     output = tmp_path / "out"
     first = _start(inputs, output)
-    deadline = time.monotonic() + 120
-    while not (_private(output) / "lock").exists() and time.monotonic() < deadline:
+    lock = _private(output) / "lock"
+    deadline = time.monotonic() + 300
+    # Freeze the first run while it holds the lock, so a loaded machine cannot let it finish
+    # before the second one starts (SIGSTOP; the lock stays held by the stopped process).
+    while True:
+        assert time.monotonic() < deadline and first.poll() is None, "first run never locked"
+        if not lock.exists():
+            time.sleep(0.01)
+            continue
+        first.send_signal(signal.SIGSTOP)
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: the first has not locked yet
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            held = False
+        except BlockingIOError:
+            held = True
+        finally:
+            os.close(fd)
+        if held:
+            break
+        first.send_signal(signal.SIGCONT)
         time.sleep(0.01)
-    second = subprocess.run(_cli(inputs, output, "--overwrite"), cwd=PROJECT,
-                            capture_output=True, timeout=300)
+    try:
+        second = subprocess.run(_cli(inputs, output, "--overwrite"), cwd=PROJECT,
+                                capture_output=True, timeout=300)
+    finally:
+        first.send_signal(signal.SIGCONT)
     first_out = first.communicate(timeout=600)
     assert first.returncode == 0, first_out[1].decode()[-2000:]
     assert second.returncode == 2 and b"another run is writing it" in second.stderr
@@ -241,3 +265,16 @@ def test_a_file_no_pass_counted_fails_the_run(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(EvidenceError, match="counted 2 of 3 input files"):
         run(inputs, tmp_path / "out", one_pass)
     assert not (tmp_path / "out").exists()
+
+
+def test_output_under_a_folder_that_does_not_exist_yet_commits_by_exchange(tmp_path: Path) -> None:
+    """`--output out/demo` on a fresh clone: `out/` does not exist yet. The run creates it, so the
+    private folder goes next to the output (atomic exchange), not inside it (journalled)."""
+    from pipeline.outputs import JOURNAL_DIR, PRIVATE_SUFFIX, _private_dir
+
+    output = tmp_path / "new" / "deeper" / "demo"
+    private, exchange = _private_dir(str(output))
+    assert exchange and private == str(output.parent / f".demo{PRIVATE_SUFFIX}")
+    (tmp_path / "file").write_text("x")  # a file where a parent folder should be
+    private, exchange = _private_dir(str(tmp_path / "file" / "demo"))
+    assert not exchange and private.endswith(JOURNAL_DIR)

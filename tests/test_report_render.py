@@ -145,7 +145,11 @@ def test_malformed_statistics_are_skipped_not_crashing():
 def test_tokenizer_and_demo_resources_on_the_first_screen(rich):
     md = render_markdown(rich)
     first = md.split("## 1. Funnel")[0]
-    assert "bundled demo resources" in first and "demo blocklist one domain" in first
+    assert "bundled demo resources" in first
+    assert "demo domain blocklist: 1 entry (unsafe-demo.example.com)" in first
+    assert "safety.domain_lists.0.path, bundled:configs/lists/domains/demo.txt" in first
+    assert "GSM8K sample: the first 20 of the 1,319 test items" in first
+    assert "use a real blocklist" in first
     assert "sentencepiece" in first and "vocab 32,000" in first and "ab" * 32 in first
     assert "artefacts/tokenizer.model" in first
     assert "token counts with your tokenizer may differ" in first

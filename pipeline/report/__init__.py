@@ -74,8 +74,11 @@ def build_for_output(summary: dict[str, Any], section: ReportConfig, output: str
                         samples)
 
 
-def write_reports(config: Any, output: str, summary: dict[str, Any]) -> list[str]:
-    """Build and write the report for a finished run; records the file names in the summary."""
+def write_reports(config: Any, output: str, summary: dict[str, Any],
+                  label: str | None = None) -> list[str]:
+    """Build and write the report for a finished run; records the file names in the summary.
+    ``label``: the output path the report names (a run writes into its private staging folder
+    and commits it to ``--output``, which is what the reader should see)."""
     from apache_beam.io.filesystems import FileSystems
 
     from pipeline import io as pio
@@ -83,7 +86,7 @@ def write_reports(config: Any, output: str, summary: dict[str, Any]) -> list[str
     section: ReportConfig = getattr(config, "report", None) or ReportConfig()
     if not section.enabled:
         return []
-    report = build_for_output(summary, section, output)
+    report = build_for_output(summary, section, output, label)
     pio.write_json(FileSystems.join(output, "report.json"), report)
     written = ["report.json", *render_all(report, output, section.html)]
     summary["report_files"] = written

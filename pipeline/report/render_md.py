@@ -103,13 +103,16 @@ def header_blocks(report: dict) -> list[Block]:
     demo = run.get("demo_resources") or []
     if demo:
         names = []
-        for item in demo:
+        for item in demo:  # summary.json -> resources.demo (pipeline.resources.demo_resources)
             if isinstance(item, dict):
-                names.append(" ".join(str(item[k]) for k in ("name", "what", "path") if item.get(k)))
+                text = str(item.get("description") or item.get("resource") or item.get("key") or "")
+                where = ", ".join(str(item[k]) for k in ("key", "resource") if item.get(k))
+                names.append(f"{text} ({where}; use {item['instead']} instead)"
+                             if item.get("instead") else f"{text} ({where})")
             else:
                 names.append(str(item))
         out.append(Warn("this run used bundled demo resources, which are stand-ins, not real "
-                        "lists or benchmarks: ", "; ".join(names),
+                        "data, lists or benchmarks: ", "; ".join(names),
                         ". Replace them in the config before trusting what it removed."))
     tok = run.get("tokenizer")
     if tok:
