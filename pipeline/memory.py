@@ -43,7 +43,8 @@ def release_free_memory() -> None:
     """Hand memory freed since the last call back to the OS: glibc's ``malloc_trim(0)`` (freed
     chunks inside arenas otherwise stay resident: a worker's RSS then tracks the largest pages
     it ever met, not what it holds) and Arrow's pool (``release_unused``). Called by a pass
-    every few thousand documents; a no-op where neither applies."""
+    every ``pipeline.passes.RELEASE_EVERY_DOCS`` documents and after each file; a no-op where
+    neither applies."""
     global _LIBC
     if _LIBC is None:
         name = ctypes.util.find_library("c")

@@ -121,11 +121,11 @@ class FileStats:
         return entry
 
 
-# The run-wide combiners: kept-document stats, rejects per (stage, reason) and per (language,
-# stage), dead letters per (stage, kind). One accumulator per file, merged once.
 # Freed memory goes back to the OS every this many documents (pipeline.memory).
 RELEASE_EVERY_DOCS = 1000
 
+# The run-wide combiners: kept-document stats, rejects per (stage, reason) and per (language,
+# stage), dead letters per (stage, kind). One accumulator per file, merged once.
 COMBINERS: dict[str, Any] = {"kept": KeptStats(), "rejected": RejectStats(),
                              "rejected_by_lang": RejectByLangStats(),
                              "dead_letter": DeadLetterStats()}

@@ -36,6 +36,8 @@ def test_fits_recover_exponent_and_bytes_per_doc(capsys: pytest.CaptureFixture) 
     assert fits["peak_rss_bytes_per_doc_between_largest"] == 700
     assert fits["peak_rss_bytes_per_doc"] > 700
     assert bench.print_fits(records[:1]) == {}
+    assert bench.print_fits(records + [dict(records[-1])])["peak_rss_bytes_per_doc_between_largest"] \
+        == 700  # --repeat: two runs of the largest size
 
 
 def _html_shard(folder: Path, pages: int) -> Path:

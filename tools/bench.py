@@ -357,7 +357,8 @@ def print_fits(records: list[dict]) -> dict:
     # Between the two largest sizes: what each further document retains once fixed buffers
     # (row groups, key-file buffers, one key partition) are full - the number that says how far
     # a local run goes.
-    top = sorted(records, key=lambda r: r["docs"])[-2:]
+    by_size = {r["docs"]: r for r in records}  # with --repeat, the last run of each size
+    top = [by_size[n] for n in sorted(by_size)[-2:]]
     marginal = ((top[1]["peak_rss_bytes"] - top[0]["peak_rss_bytes"])
                 / (top[1]["docs"] - top[0]["docs"]))
     fits = {"docs": docs, "time_exponent_wall": round(wall_exp, 3),
