@@ -97,7 +97,7 @@ def test_dask_scheduler_and_two_worker_processes(tmp_path: Path, reference: tupl
     distributed = pytest.importorskip("distributed")
     inputs, expected = reference
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None)
+                                       host="127.0.0.1", dashboard_address=":0")
     try:
         out = run(inputs, tmp_path / "out", beam_args=[
             "--runner", "dask", "--dask_client_address", cluster.scheduler_address])
