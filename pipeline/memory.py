@@ -12,9 +12,20 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 
 _M_ARENA_MAX = -8  # mallopt parameter number from glibc's malloc.h
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, loaded once; None where there is none to load."""
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
 
 
 def limit_malloc_arenas(arenas: int) -> bool:
@@ -26,17 +37,13 @@ def limit_malloc_arenas(arenas: int) -> bool:
     if arenas <= 0:
         return False
     os.environ.setdefault("MALLOC_ARENA_MAX", str(arenas))
-    name = ctypes.util.find_library("c")
-    if not name:
+    libc = _libc()
+    if libc is None:
         return False
     try:
-        libc = ctypes.CDLL(name)
         return bool(libc.mallopt(_M_ARENA_MAX, int(os.environ["MALLOC_ARENA_MAX"])))
-    except (OSError, AttributeError, ValueError):
+    except (AttributeError, ValueError):
         return False
-
-
-_LIBC: ctypes.CDLL | None | bool = None
 
 
 def release_free_memory() -> None:
@@ -45,21 +52,12 @@ def release_free_memory() -> None:
     it ever met, not what it holds) and Arrow's pool (``release_unused``). Called by a pass
     every ``pipeline.passes.RELEASE_EVERY_DOCS`` documents and after each file; a no-op where
     neither applies."""
-    global _LIBC
-    if _LIBC is None:
-        name = ctypes.util.find_library("c")
-        try:
-            _LIBC = ctypes.CDLL(name) if name else False
-            if _LIBC is not False and not hasattr(_LIBC, "malloc_trim"):
-                _LIBC = False
-        except OSError:
-            _LIBC = False
-    if _LIBC is not False:
-        _LIBC.malloc_trim(0)
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
     try:
         import pyarrow as pa
 
         pa.default_memory_pool().release_unused()
     except (ImportError, AttributeError):
         pass
-

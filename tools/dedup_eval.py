@@ -599,46 +599,29 @@ def rounds(sizes: list[int], max_rounds: int, seed: int) -> list[dict[str, Any]]
 # ---------------------------------------------------------------- scale --------------------
 
 def scale(data: Path, out: Path, dedup_on: bool, beam_args: list[str]) -> dict[str, Any]:
-    """``python -m pipeline run`` on DATA/docs.jsonl.gz as a child process; peak RSS of the
-    whole process tree (runner + SDK workers), sampled every 0.1 s, its CPU time (user + sys of
-    the child and the workers it waited for) and wall time."""
-    import resource
+    """``python -m pipeline run`` on DATA/docs.jsonl.gz as a child process, measured by
+    ``tools/bench.py``'s ``watch``: peak RSS of the whole process tree (runner + SDK workers),
+    sampled every 0.1 s, its CPU time and wall time."""
     import shutil
     import subprocess
 
-    import psutil
-
-    from pipeline.registry import available_stages
+    from bench import stage_overrides, watch
 
     shutil.rmtree(out, ignore_errors=True)
     # Only dedup (or nothing): read -> dedup -> write, so the numbers are dedup's own and not
     # those of the tokenizer trained in the run or the other stages.
-    stages = [f"--set={name}.enabled={'true' if name == 'dedup' and dedup_on else 'false'}"
-              for name, _ in available_stages()]
     command = [sys.executable, "-m", "pipeline", "run", "--input", str(data / "docs.jsonl.gz"),
-               "--output", str(out), *stages, *beam_args]
-    started = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    child = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    root = psutil.Process(child.pid)
-    peak = 0
-    while child.poll() is None:
-        try:
-            tree = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
-            pass
-        time.sleep(0.1)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    log = child.stdout.read().decode("utf-8", "replace") if child.stdout else ""
-    if child.returncode:
-        raise SystemExit(f"pipeline failed ({child.returncode}):\n{log[-3000:]}")
+               "--output", str(out), *stage_overrides(["dedup"] if dedup_on else []), *beam_args]
+    run = watch(command, PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if run["returncode"]:
+        log = (run["stdout"] or b"").decode("utf-8", "replace")
+        raise SystemExit(f"pipeline failed ({run['returncode']}):\n{log[-3000:]}")
+    wall, cpu, peak = run["wall_seconds"], run["cpu_seconds"], run["peak_rss_bytes"]
     summary = json.loads((out / "summary.json").read_text())
     result: dict[str, Any] = {"docs": summary["conservation"]["input"], "dedup": dedup_on,
                               "beam_args": beam_args, "wall_seconds": round(wall, 1),
-                              "cpu_seconds": round(cpu, 1), "peak_rss_mb": round(peak / 1e6), "timing": summary["timing"]}
+                              "cpu_seconds": round(cpu, 1), "peak_rss_mb": round(peak / 1e6),
+                              "timing": summary["timing"]}
     report = summary["reports"].get("dedup", {}).get("minhash")
     if report:
         result["report"] = {k: report[k] for k in ("exact", "near", "candidate_edges",
