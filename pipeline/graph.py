@@ -35,6 +35,10 @@ from stages.base import DecideInputs, RunContext, Stage
 PARTITION_INPUT_BYTES = 256 << 20
 MAX_PARTITIONS = 4096
 STATS_NAME = "run"
+# A gather channel (payloads of requested documents) gets this many partitions per key-file
+# partition: its records are payloads (kilobytes), not keys (tens of bytes), so one partition
+# task holds about as much as a key partition task.
+GATHER_PARTITIONS_PER_KEY_PARTITION = 4
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,42 @@ class _FetchFn(beam.DoFn):
             yield (file_index, row), doc
 
 
+class _GatherFn(beam.DoFn):
+    """(file, {"file": [...], "requests": [(row, (key, value)), ...]}) -> one key file of
+    ``(key, (value, payload))`` records for that file (always written, maybe empty), then the
+    file's number: the documents are read where they lie and their payloads go to disk."""
+
+    def __init__(self, layout: Layout, pass_index: int, paths: list[str], partitions: int,
+                 make_compute: Any) -> None:
+        self.layout, self.pass_index, self.paths = layout, pass_index, paths
+        self.partitions, self.make_compute = partitions, make_compute
+        self.compute: Any = None
+
+    def setup(self) -> None:
+        self.compute = self.make_compute()
+
+    def process(self, item: tuple[int, dict[str, list]]):
+        file_index, grouped = item
+        # Runner-independent record order: by row, then by key and value.
+        requests = sorted(grouped["requests"], key=lambda r: (r[0], r[1][0], repr(r[1][1])))
+        by_row: dict[int, list[tuple[bytes, Any]]] = {}
+        for row, request in requests:
+            by_row.setdefault(row, []).append(request)
+        writer = pkeys.KeyWriter(self.paths[file_index], pkeys.GATHER_KEY_BYTES, self.partitions)
+        try:
+            if by_row:
+                path = self.layout.shard(self.pass_index, file_index)
+                for row, doc in shards.read_docs_at(path, by_row):
+                    payload = self.compute(doc)
+                    for key, value in by_row[row]:
+                        writer.add(key, (value, payload))
+        except BaseException:
+            writer.abort()
+            raise
+        writer.close()
+        yield file_index
+
+
 def _by_file(ref_value: tuple[tuple[int, int], Any]) -> tuple[int, tuple[int, Any]]:
     (file_index, row), value = ref_value
     return file_index, (row, value)
@@ -176,6 +216,21 @@ def _decide_inputs(pipeline: beam.Pipeline, spec: PassSpec, layout: Layout, merg
                 | f"{name}/{channel.name}/read" >> beam.FlatMap(
                     lambda path: pkeys.read_stream([path])))
 
+    def gather(requests: Any, label: str, make_compute: Any, min_size: int = 2) -> Any:
+        partitions = min(MAX_PARTITIONS, spec.partitions * GATHER_PARTITIONS_PER_KEY_PARTITION)
+        paths = [pkeys.key_file(layout.work, name, label, i) for i in range(n_files)]
+        every_file = pipeline | f"{name}/gather {label}/files" >> beam.Create(
+            [(i, None) for i in range(n_files)])
+        by_file = requests | f"{name}/gather {label}/by file" >> beam.Map(
+            lambda request: (request[0][0], (request[0][1], request[1])))
+        written = (({"file": every_file, "requests": by_file})
+                   | f"{name}/gather {label}/requests to files" >> beam.CoGroupByKey()
+                   | f"{name}/gather {label}/write" >> beam.ParDo(
+                       _GatherFn(layout, spec.index, paths, partitions, make_compute))
+                   | f"{name}/gather {label}/all written" >> beam.combiners.Count.Globally())
+        return pipeline | f"{name}/gather {label}/groups" >> pkeys.ReadGroups(
+            paths, pkeys.GATHER_KEY_BYTES, partitions, written, min_size)
+
     def fetch(refs: Any, label: str) -> Any:
         return (refs
                 | f"{name}/fetch {label}/by file" >> beam.Map(lambda ref: (ref[0], ref[1]))
@@ -183,7 +238,8 @@ def _decide_inputs(pipeline: beam.Pipeline, spec: PassSpec, layout: Layout, merg
                 | f"{name}/fetch {label}/rows" >> beam.MapTuple(lambda f, rows: (f, sorted(rows)))
                 | f"{name}/fetch {label}/read" >> beam.ParDo(_FetchFn(layout, spec.index)))
 
-    return DecideInputs(groups=groups, stream=stream, fetch=fetch, after=after, pipeline=pipeline)
+    return DecideInputs(groups=groups, stream=stream, fetch=fetch, after=after, pipeline=pipeline,
+                        gather=gather)
 
 
 def build_graph(pipeline: beam.Pipeline, plan: Plan, layout: Layout, stats_path: str) -> None:

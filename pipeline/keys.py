@@ -28,6 +28,10 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.shards import _tmp_name, ensure_dir
 
 BUFFER_RECORDS = 1 << 18
+# ... or this many bytes of keys and pickled values (gathered payloads are kilobytes each).
+BUFFER_BYTES = 64 << 20
+# Keys of gathered payloads (DecideInputs.gather): a 128-bit digest the caller computes.
+GATHER_KEY_BYTES = 16
 
 
 def key_file(work: str, stage: str, channel: str, file_index: int) -> str:
@@ -52,7 +56,7 @@ class KeyWriter:
         self.schema = _schema(key_bytes)
         self.records = 0
         self._buffer: dict[int, tuple[list[bytes], list[bytes]]] = {}
-        self._buffered = 0
+        self._buffered = self._buffered_bytes = 0
         ensure_dir(path.rpartition("/")[0])
         self._tmp = _tmp_name(path)
         self._handle = FileSystems.create(self._tmp)
@@ -63,11 +67,13 @@ class KeyWriter:
         if len(key) != self.key_bytes:
             raise ValueError(f"key of {len(key)} bytes, channel declares {self.key_bytes}")
         keys, values = self._buffer.setdefault(partition_of(key, self.partitions), ([], []))
+        pickled = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         keys.append(key)
-        values.append(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        values.append(pickled)
         self.records += 1
         self._buffered += 1
-        if self._buffered >= BUFFER_RECORDS:
+        self._buffered_bytes += len(key) + len(pickled)
+        if self._buffered >= BUFFER_RECORDS or self._buffered_bytes >= BUFFER_BYTES:
             self._flush()
 
     def _flush(self) -> None:
@@ -78,7 +84,7 @@ class KeyWriter:
                               "value": pa.array(values, pa.binary())}, schema=self.schema)
             self._writer.write_table(table, row_group_size=len(keys))
         self._buffer = {}
-        self._buffered = 0
+        self._buffered = self._buffered_bytes = 0
 
     def close(self) -> None:
         self._flush()

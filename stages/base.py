@@ -91,6 +91,12 @@ class DecideInputs:
     the PCollection of ``(key, value)`` records. ``fetch(refs, label)`` -> PCollection of
     ``((file, row), Doc)`` reads documents back (e.g. texts of a sample, payloads of candidate
     pairs). Decisions are ``((file, row), decision)`` pairs (a DocRef works as the key).
+    ``gather(requests, label, make_compute, min_size=2)`` joins through files what ``fetch``
+    would carry through a shuffle: ``requests`` are ``((file, row), (key, value))`` with a
+    16-byte ``key``; the document at each ref is read where it lies, ``make_compute()`` (called
+    once per worker) turns it into a payload, and ``(key, [(value, payload), ...])`` comes out
+    for every key with at least ``min_size`` requests. Payloads cross key files, never the
+    runner's memory (e.g. the shingles of both ends of a candidate pair).
     ``after`` is a one-element PCollection that exists only once every prepare record is
     written (decide steps that read files depend on it).
     """
@@ -100,6 +106,7 @@ class DecideInputs:
     fetch: Callable[[Any, str], Any]
     after: Any
     pipeline: Any
+    gather: Callable[..., Any] | None = None
 
 
 @dataclass

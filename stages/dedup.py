@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, Sequence
 
 import apache_beam as beam
@@ -332,45 +333,31 @@ def _candidates(item: tuple[bytes, list, Any], clique_max: int) -> Iterator:
     return bucket_edges(bucket_nodes(members), clique_max)
 
 
-def _edge_ends(edge: tuple) -> Iterator[tuple[tuple[int, int], tuple]]:
-    yield tuple(edge[0][1]), (edge, 0)
-    yield tuple(edge[1][1]), (edge, 1)
+def _edge_ends(edge: tuple) -> Iterator[tuple[tuple[int, int], tuple[bytes, tuple]]]:
+    """A candidate edge's two gather requests: (doc ref, (edge key, (side, node)))."""
+    key = xxhash.xxh3_128_digest(repr(edge).encode("utf-8"))
+    yield tuple(edge[0][1]), (key, (0, edge[0][0]))
+    yield tuple(edge[1][1]), (key, (1, edge[1][0]))
 
 
-class _PayloadFn(beam.DoFn):
-    """(DocRef, Doc) -> (DocRef, verification payload), MinHash state built once per worker."""
-
-    def __init__(self, config: Config, seed: int) -> None:
-        self.config, self.seed = config, seed
-        self.preparer: Preparer | None = None
-
-    def setup(self) -> None:
-        self.preparer = Preparer(self.config, self.seed)
-
-    def process(self, item: tuple[tuple[int, int], Doc]) -> Iterator:
-        ref, doc = item
-        yield ref, self.preparer.payload(doc)
+def _payload_fn(config: Config, seed: int) -> Callable[[Doc], bytes]:
+    """What verification compares, per document (MinHash state built once per worker)."""
+    return Preparer(config, seed).payload
 
 
-def _edge_halves(item: tuple[tuple[int, int], dict]) -> Iterator[tuple[tuple, tuple[int, bytes]]]:
-    _, group = item
-    for payload in group["payload"][:1]:
-        for edge, side in group["edge"]:
-            yield edge, (side, payload)
-
-
-def _verified(item: tuple[tuple, Iterable[tuple[int, bytes]]], mode: str,
-              threshold: float) -> Iterator[tuple[tuple, tuple]]:
-    edge, halves = item
-    sides: dict[int, bytes] = {}
-    for side, payload in halves:
-        sides.setdefault(side, payload)
+def _verified(item: tuple[bytes, list, Any], mode: str,
+              threshold: float) -> Iterator[tuple[bytes, bytes]]:
+    """An edge's gathered halves ((side, node), payload) -> (lo node, hi node) when similar."""
+    _, halves, _ = item
+    sides: dict[int, tuple[bytes, bytes]] = {}
+    for (side, node), payload in halves:
+        sides.setdefault(side, (node, payload))
     if len(sides) < 2:
         return
     similarity = (minhash.estimated_jaccard if mode == "signature"
-                  else minhash.exact_jaccard)(sides[0], sides[1])
+                  else minhash.exact_jaccard)(sides[0][1], sides[1][1])
     if similarity >= threshold:
-        yield edge[0][0], edge[1][0]
+        yield sides[0][0], sides[1][0]
 
 
 def _decide_exact(item: tuple[bytes, list, list | None], rule: str, threshold: float
@@ -495,15 +482,11 @@ def decide(config: Config, context: RunContext, inputs: DecideInputs) -> Decisio
         if config.verify == "none":
             verified = candidates | "unverified" >> beam.Map(lambda e: (e[0][0], e[1][0]))
         else:
-            ends = candidates | "edge ends" >> beam.FlatMap(_edge_ends)
-            refs = (ends | "end refs" >> beam.Keys() | "distinct refs" >> beam.Distinct())
-            payloads = (inputs.fetch(refs, "candidate texts")
-                        | "payloads" >> beam.ParDo(_PayloadFn(config, context.seed)))
-            verified = (({"payload": payloads, "edge": ends})
-                        | "payloads to edges" >> beam.CoGroupByKey()
-                        | "edge halves" >> beam.FlatMap(_edge_halves)
-                        | "group halves" >> beam.GroupByKey()
-                        | "verify" >> beam.FlatMap(_verified, config.verify, threshold))
+            # Each end's payload goes, with its edge's key, through key files (never through
+            # the runner's memory); an edge's two halves meet in one partition.
+            halves = inputs.gather(candidates | "edge ends" >> beam.FlatMap(_edge_ends),
+                                   "pairs", partial(_payload_fn, config, context.seed))
+            verified = halves | "verify" >> beam.FlatMap(_verified, config.verify, threshold)
         components = verified | "components" >> ConnectedComponents(config.max_rounds)
         by_label = (components["labels"]
                     | "by label" >> beam.KvSwap()
