@@ -85,6 +85,45 @@ HALF = Stage(name="half", reasons=("short",), reads=frozenset({"text"}), writes=
              two_pass=TwoPass(channels=(Channel("length", "stream", key_bytes=4),),
                               make_prepare=length_prepare, decide=length_decide))
 
+def pairs_decide(config: Any, context: Any, inputs: Any) -> Decisions:
+    """Texts sharing a first word are paired; each pair's word sets (computed where the
+    documents lie, gathered through key files) decide: Jaccard >= 0.5 drops the later one."""
+    def requests(item: tuple) -> list:
+        _, members, _ = item
+        refs = sorted(ref for _, _, ref in members)
+        out = []
+        for i, a in enumerate(refs):
+            for b in refs[i + 1:]:
+                key = xxhash.xxh3_128_digest(repr((a, b)).encode())
+                out += [(a, (key, ("a", b))), (b, (key, ("b", b)))]
+        return out
+
+    def similar(item: tuple) -> list:
+        _, halves, _ = item
+        words = {side: payload for (side, _), payload in halves}
+        later = halves[0][0][1]
+        jaccard = len(words["a"] & words["b"]) / len(words["a"] | words["b"])
+        return [(later, "near copy")] if jaccard >= 0.5 else []
+
+    groups = inputs.groups["first"](min_size=2, label="groups")
+    halves = inputs.gather(groups | "requests" >> beam.FlatMap(requests), "pairs", word_sets)
+    return Decisions(per_doc=halves | "similar" >> beam.FlatMap(similar))
+
+
+def word_sets() -> Any:
+    """The gather compute (built once per worker): a document's set of lowercase words."""
+    return lambda doc: frozenset(doc.text.lower().split())
+
+
+def pairs_apply(config: Any, context: Any, broadcast: Any = None) -> Any:
+    return lambda doc, decision: Drop("near_copy", decision) if decision else doc
+
+
+PAIRS = Stage(name="pairs", reasons=("near_copy",), reads=frozenset({"text"}),
+              writes=frozenset(), make_core=pairs_apply,
+              two_pass=TwoPass(channels=(Channel("first", key_bytes=8),),
+                               make_prepare=first_word_prepare, decide=pairs_decide))
+
 DOCS = [Doc(id=f"d{i}", source="toy", text=text) for i, text in enumerate([
     "apple pie is sweet and long enough",      # group apple: longest
     "apple tart",                              # group apple: dropped by `longest`
@@ -130,3 +169,13 @@ def test_toy_stages_identical_on_two_workers(tmp_path: Path) -> None:
                               "multi_processing"])
     for kind in ("kept", "rejected", "dead_letter"):
         assert one[kind] == two[kind]
+
+
+@pytest.mark.parametrize("files", [1, 3])
+def test_gather_joins_payloads_through_key_files(tmp_path: Path, files: int) -> None:
+    docs = [Doc(id=f"p{i}", source="toy", text=text) for i, text in enumerate([
+        "red fox jumps high", "blue moon", "red sky at night", "red fox jumps high again",
+        "blue whale"])]
+    out = run_docs(docs, [(PAIRS, None)], tmp_path, files=files)
+    assert sorted(row["id"] for row in out["kept"]) == ["p0", "p1", "p2", "p4"]
+    assert [(row["id"], row["reason"]) for row in out["rejected"]] == [("p3", "near_copy")]

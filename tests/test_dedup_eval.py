@@ -75,6 +75,13 @@ def test_shuffle_bytes_measures_the_key_files(tmp_path: Path, capsys) -> None:
     assert elements["candidate edge ((node ref, doc ref), (node ref, doc ref))"]["count"] >= 1
     assert elements["verified edge (node ref, node ref)"]["count"] == 1  # base 1 and its copy
     assert elements["decision (doc ref, (drop, meta))"]["count"] == 4  # both groups' documents
+    requests = elements["gather request (doc ref, (edge key, (side, node ref)))"]["count"]
+    assert requests == 2 * elements[
+        "candidate edge ((node ref, doc ref), (node ref, doc ref))"]["count"]
+    payloads = result["gather_files"]
+    assert all(entry["count"] == requests for entry in payloads.values())
+    shingles, signature = (entry["bytes_each"] for entry in payloads.values())
+    assert shingles > 0 and signature > 0
 
 
 def test_rounds(capsys) -> None:

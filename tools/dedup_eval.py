@@ -452,11 +452,13 @@ def shuffle_bytes(data: Path, n_docs: int, seed: int, files: int,
     3. What one partition task holds (``tracemalloc`` peak of reading one partition and walking
        its groups), per record.
     4. The elements ``decide`` hands the runner (Beam's FastPrimitivesCoder, the coder they get
-       on every runner): candidate edges, verification payloads, verified edges, per-document
-       decisions; their sizes and how many this sample has, from the key files (bucket pairs
-       verified with the stage's own functions; the decisions count every document whose text
-       has a copy or a verified near edge).
+       on every runner): candidate edges, the gather requests of their ends, verified edges,
+       per-document decisions; their sizes and how many this sample has, from the key files
+       (bucket pairs verified with the stage's own functions; the decisions count every
+       document whose text has a copy or a verified near edge).
+    5. The verification payload records the gather step writes to key files (one per edge end).
     """
+    import pickle
     import tempfile
 
     from apache_beam.coders.coders import FastPrimitivesCoder
@@ -538,13 +540,12 @@ def shuffle_bytes(data: Path, n_docs: int, seed: int, files: int,
         def mean(items: list) -> float:
             return round(sum(len(coder.encode(x)) for x in items) / len(items), 1) if items else 0
 
+        requests = [request for edge in sorted(edges) for request in dedup._edge_ends(edge)]
         elements = {
             "candidate edge ((node ref, doc ref), (node ref, doc ref))":
                 (len(edges), mean(sorted(edges))),
-            "verification payload (doc ref, shingle fingerprints)":
-                (len(ends), mean([(ref, payloads[ref]) for ref in ends])),
-            "verification payload (doc ref, signature) [verify: signature]":
-                (len(ends), mean([(ref, signatures[ref]) for ref in ends])),
+            "gather request (doc ref, (edge key, (side, node ref)))":
+                (len(requests), mean(requests)),
             "verified edge (node ref, node ref)":
                 (len(verified), mean([(e[0][0], e[1][0]) for e in verified])),
             "decision (doc ref, (drop, meta))":
@@ -553,6 +554,21 @@ def shuffle_bytes(data: Path, n_docs: int, seed: int, files: int,
         result["decide_elements"] = {name: {"count": count, "bytes_each": size,
                                             "bytes_per_doc": round(count * size / len(docs), 1)}
                                      for name, (count, size) in elements.items()}
+
+        # Verification payloads go through gather key files (one record per edge end), not
+        # through Beam: 16-byte edge key + pickled ((side, node ref), payload).
+        def record_bytes(table: dict) -> float:
+            sizes = [16 + len(pickle.dumps(((side, node), table[ref]), protocol=pickle.HIGHEST_PROTOCOL))
+                     for ref, (_, (side, node)) in requests]
+            return round(sum(sizes) / len(sizes), 1) if sizes else 0
+
+        gathered = {"verification payload records (edge key, ((side, node ref), shingle "
+                    "fingerprints))": record_bytes(payloads),
+                    "[verify: signature] (edge key, ((side, node ref), signature))":
+                    record_bytes(signatures)}
+        result["gather_files"] = {name: {"count": len(requests), "bytes_each": size,
+                                         "bytes_per_doc": round(len(requests) * size / len(docs), 1)}
+                                  for name, size in gathered.items()}
     return result
 
 
