@@ -137,15 +137,24 @@ def fmix64(values: np.ndarray) -> np.ndarray:
     return values ^ (values >> shift)
 
 
+def affine64_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) of datasketch 2's ``affine64`` scheme: ``MinHash(num_perm, seed,
+    scheme="affine64").permutations``, drawn the same way (``tests/test_dedup_minhash.py``
+    checks equality). Drawn here because importing datasketch costs ~1.1 s per process (it
+    imports scipy), paid by the driver and by every worker."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 63, num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    b = gen.randint(0, 1 << 64, num_perm, dtype=np.uint64)
+    return a, b
+
+
 class MinHasher:
     """Seeded 64-bit MinHash with datasketch's affine64 permutations."""
 
     CHUNK = 2048  # shingles per block: keeps the (num_perm x CHUNK) temporary in cache
 
     def __init__(self, num_perm: int, seed: int) -> None:
-        from datasketch import MinHash
-
-        a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine64").permutations
+        a, b = affine64_permutations(num_perm, seed)
         self.num_perm = num_perm
         self.a = np.asarray(a, dtype=np.uint64).reshape(-1, 1)
         self.b = np.asarray(b, dtype=np.uint64).reshape(-1, 1)

@@ -83,6 +83,13 @@ def test_signature_equals_datasketch_affine64() -> None:
         assert np.array_equal(hasher.signature(shingles), reference.hashvalues)
 
 
+@pytest.mark.parametrize("num_perm,seed", [(1, 0), (64, 77), (112, 0x5EED), (256, 2**32 - 1)])
+def test_permutations_equal_datasketch_affine64(num_perm: int, seed: int) -> None:
+    a, b = minhash.affine64_permutations(num_perm, seed)
+    reference = MinHash(num_perm=num_perm, seed=seed, scheme="affine64").permutations
+    assert np.array_equal(a, reference[0]) and np.array_equal(b, reference[1])
+
+
 def test_seed_changes_permutations() -> None:
     shingles = np.arange(1, 200, dtype=np.uint64)
     assert not np.array_equal(minhash.MinHasher(32, 1).signature(shingles),
