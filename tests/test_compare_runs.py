@@ -84,4 +84,5 @@ def test_explain_names_what_the_per_document_functions_reproduce(tmp_path: Path)
         "neither": 1}
     assert result["by_transition"]["kept (text) -> kept (text)"] == {
         "not reproduced outside the pipeline": 1}
-    assert result["causes"]["not reproduced outside the pipeline"] == 2
+    assert result["causes"] == {"neither": 1, "not reproduced outside the pipeline": 1}
+    assert result["fates_not_reproduced"] == 1  # p: its old rejection is not the rules'

@@ -464,7 +464,7 @@ def shuffle_bytes(data: Path, n_docs: int, seed: int, files: int,
     from apache_beam.coders.coders import FastPrimitivesCoder
 
     from pipeline.graph import partitions_for
-    from pipeline.keys import KeyWriter, iter_groups, key_file, read_partition
+    from pipeline.keys import GATHER_KEY_BYTES, KeyWriter, iter_groups, key_file, read_partition
     from pipeline.shards import DOC_SCHEMA, RowWriter, doc_row
     from stages import dedup, minhash
     from stages.base import DocRef, RunContext
@@ -556,9 +556,9 @@ def shuffle_bytes(data: Path, n_docs: int, seed: int, files: int,
                                      for name, (count, size) in elements.items()}
 
         # Verification payloads go through gather key files (one record per edge end), not
-        # through Beam: 16-byte edge key + pickled ((side, node ref), payload).
+        # through Beam: the edge key + pickled ((side, node ref), payload).
         def record_bytes(table: dict) -> float:
-            sizes = [16 + len(pickle.dumps(((side, node), table[ref]), protocol=pickle.HIGHEST_PROTOCOL))
+            sizes = [GATHER_KEY_BYTES + len(pickle.dumps(((side, node), table[ref]), protocol=pickle.HIGHEST_PROTOCOL))
                      for ref, (_, (side, node)) in requests]
             return round(sum(sizes) / len(sizes), 1) if sizes else 0
 
