@@ -420,6 +420,62 @@ class _HistogramFn(beam.CombineFn):
         return histogram(acc)
 
 
+class _OnlyFn(beam.CombineFn):
+    """A part that is one value (None when absent); two values are a wiring error."""
+
+    def create_accumulator(self) -> list:
+        return []
+
+    def add_input(self, acc: list, value: Any) -> list:
+        acc.append(value)
+        return acc
+
+    def merge_accumulators(self, accs: Iterable[list]) -> list:
+        return [value for acc in accs for value in acc]
+
+    def extract_output(self, acc: list) -> Any:
+        if len(acc) > 1:
+            raise ValueError(f"a single-valued report part got {len(acc)} values")
+        return acc[0] if acc else None
+
+
+class _ReportPartsFn(beam.CombineFn):
+    """(part name, value) -> {part name: that part's combined value}, each part by its own
+    CombineFn; a part with no input gets its CombineFn's empty value (0, {}, None)."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, beam.CombineFn] = {
+            "prepared": _OnlyFn(), "group_sizes": _OnlyFn(), "components": _OnlyFn(),
+            "stats": _StatsFn(), "cluster_docs": _HistogramFn(), "near_sizes": _HistogramFn(),
+            "clustered_singletons": beam.combiners.CountCombineFn(),
+            "candidates": beam.combiners.CountCombineFn(),
+            "verified": beam.combiners.CountCombineFn()}
+
+    def create_accumulator(self) -> dict[str, Any]:
+        return {name: fn.create_accumulator() for name, fn in self.parts.items()}
+
+    def add_input(self, acc: dict[str, Any], item: tuple[str, Any]) -> dict[str, Any]:
+        name, value = item
+        acc[name] = self.parts[name].add_input(acc[name], value)
+        return acc
+
+    def merge_accumulators(self, accs: Iterable[dict[str, Any]]) -> dict[str, Any]:
+        accs = list(accs)
+        return {name: fn.merge_accumulators([acc[name] for acc in accs])
+                for name, fn in self.parts.items()}
+
+    def extract_output(self, acc: dict[str, Any]) -> dict[str, Any]:
+        return {name: fn.extract_output(acc[name]) for name, fn in self.parts.items()}
+
+
+def _node_parts(kv: tuple[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Report parts of a decided group's node statistics (``"s"`` items)."""
+    if kv[0] == "s":
+        yield "stats", kv[1]
+        if kv[1].docs == 1:
+            yield "clustered_singletons", kv[1]
+
+
 def histogram(counts: Counter | dict) -> dict[str, int]:
     """{size: count} with string keys (JSON) in numeric order."""
     return {str(size): counts[size] for size in sorted(counts) if counts[size]}
@@ -472,7 +528,7 @@ def build_report(prepared: dict[str, int], static: dict[str, Any], stats: dict[s
 def decide(config: Config, context: RunContext, inputs: DecideInputs) -> Decisions:
     """Steps 2-5 over keys only: LSH buckets -> candidate pairs -> verified pairs -> clusters;
     then every text key's group decides its documents (with its node's cluster, if any)."""
-    pipeline, after = inputs.pipeline, inputs.after
+    after = inputs.after
     rule, threshold = config.survivor, config.threshold
     if config.near:
         buckets = inputs.groups["bands"](min_size=2, label="buckets")
@@ -492,44 +548,31 @@ def decide(config: Config, context: RunContext, inputs: DecideInputs) -> Decisio
                     | "by label" >> beam.KvSwap()
                     | "group clusters" >> beam.GroupByKey())
         clusters = by_label | "cluster members" >> beam.FlatMap(cluster_members)
-        near_sizes = (by_label
-                      | "cluster size" >> beam.Map(lambda item: sum(1 for _ in item[1]))
-                      | "near cluster sizes" >> beam.CombineGlobally(_HistogramFn()))
-        n_candidates = candidates | "count candidates" >> beam.combiners.Count.Globally()
-        n_verified = verified | "count verified" >> beam.combiners.Count.Globally()
-        components_stats = components["stats"]
+        near_parts = [
+            by_label | "cluster size" >> beam.Map(lambda item: ("near_sizes", sum(1 for _ in item[1]))),
+            candidates | "count candidates" >> beam.Map(lambda _: ("candidates", 1)),
+            verified | "count verified" >> beam.Map(lambda _: ("verified", 1)),
+            components["stats"] | "label components" >> beam.Map(lambda value: ("components", value)),
+        ]
     else:
-        clusters = None
-        near_sizes, n_candidates, n_verified, components_stats = (
-            pipeline | f"no {name}" >> beam.Create([value]) for name, value in
-            (("near sizes", {}), ("candidates", 0), ("verified", 0), ("components", None)))
+        clusters, near_parts = None, []
     groups = inputs.groups["exact"](min_size=2, extra=clusters, label="text groups")
     decided = groups | "decide groups" >> beam.FlatMap(_decide_exact, rule, threshold)
     per_doc = decided | "decisions" >> beam.FlatMap(lambda kv: [kv[1]] if kv[0] == "d" else [])
-    node_stats = (decided
-                  | "node stats" >> beam.FlatMap(lambda kv: [kv[1]] if kv[0] == "s" else [])
-                  | "sum node stats" >> beam.CombineGlobally(_StatsFn()))
     cluster_docs = (decided
                     | "cluster docs" >> beam.FlatMap(lambda kv: [kv[1]] if kv[0] == "c" else [])
                     | "docs per cluster" >> beam.CombinePerKey(sum)
-                    | "cluster doc counts" >> beam.Values()
-                    | "cluster sizes" >> beam.CombineGlobally(_HistogramFn()))
-    clustered_singletons = (
-        decided
-        | "clustered singletons" >> beam.FlatMap(
-            lambda kv: [1] if kv[0] == "s" and kv[1].docs == 1 else [])
-        | "count clustered singletons" >> beam.CombineGlobally(sum))
-    group_sizes = inputs.groups["exact:sizes"]()
-    # One dict of every part, then one Map: no side inputs, which some runners (Dask) evaluate by
-    # recomputing each one's lineage.
-    parts = {"prepared": after, "stats": node_stats, "group_sizes": group_sizes,
-             "cluster_docs": cluster_docs, "clustered_singletons": clustered_singletons,
-             "near_sizes": near_sizes, "candidates": n_candidates, "verified": n_verified,
-             "components": components_stats}
-    report = ([pcoll | f"label {name}" >> beam.Map(lambda value, n=name: (n, value))
-               for name, pcoll in parts.items()]
+                    | "cluster doc counts" >> beam.Map(lambda kv: ("cluster_docs", kv[1])))
+    # Every part of the report through one combine (a CombineFn per part, _ReportPartsFn):
+    # one global combine costs Beam ~9 transforms to build, and there were eight. No side
+    # inputs either, which some runners (Dask) evaluate by recomputing each one's lineage.
+    report = ([after | "label prepared" >> beam.Map(lambda value: ("prepared", value)),
+               inputs.groups["exact:sizes"]() | "label group sizes" >> beam.Map(
+                   lambda value: ("group_sizes", value)),
+               decided | "node stats" >> beam.FlatMap(_node_parts),
+               cluster_docs, *near_parts]
               | "report parts" >> beam.Flatten()
-              | "report dict" >> beam.combiners.ToDict()
+              | "report parts combined" >> beam.CombineGlobally(_ReportPartsFn())
               | "report" >> beam.Map(lambda p, static=static_report(config): build_report(
                   p["prepared"], static, p["stats"], p["group_sizes"], p["cluster_docs"],
                   p["clustered_singletons"], p["near_sizes"], p["candidates"], p["verified"],

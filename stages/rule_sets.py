@@ -32,6 +32,10 @@ from stages.record import Doc, Drop, Verdict
 from stages.settings import ResourcePath, Section, StageSection, resolve_path
 from stages.text import Segmentation
 
+# libyaml's safe loader when PyYAML was built with it (same documents, ~10x faster: a run reads
+# ~180 rule files in every process), else the pure-Python one.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # Keys of a FineWeb-2 language config (huggingface/fineweb-2 configs/<iso639-3>_<script>.yml).
 FINEWEB2_KEYS = ("dup_line_frac", "dup_n_grams", "language_score", "line_punct_thr",
                  "max_avg_word_length", "max_non_alpha_words_ratio", "min_avg_word_length",
@@ -61,7 +65,7 @@ def read_rule_file(path: str | Path) -> RuleFile:
     path = Path(path)
     shown = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except OSError as error:
         raise ValueError(f"{shown}: cannot read ({error.strerror or error})") from None
     except yaml.YAMLError as error:

@@ -73,6 +73,40 @@ def test_components_match_union_find(tmp_path: Path) -> None:
     assert stats["rounds_run"] == 12 and len(stats["changes_per_round"]) == 12
 
 
+def _changes_per_round(edges: list[tuple[int, int]], rounds: int) -> list[int]:
+    """Reference: edges changed per round (large-star + small-star), iterated in memory."""
+    current = set(edges)
+    per_round = []
+    for _ in range(rounds):
+        adjacency: dict[int, set[int]] = {}
+        for lo, hi in current:
+            adjacency.setdefault(lo, set()).add(hi)
+            adjacency.setdefault(hi, set()).add(lo)
+        changed, large = 0, set()
+        for node, neighbours in adjacency.items():
+            out, count = large_star(node, neighbours)
+            large.update(out)
+            changed += count
+        smaller: dict[int, set[int]] = {}
+        for lo, hi in large:
+            smaller.setdefault(hi, set()).add(lo)
+        current = set()
+        for node, below in smaller.items():
+            out, count = small_star(node, below)
+            current.update(out)
+            changed += count
+        per_round.append(changed)
+    return per_round
+
+
+def test_change_counts_per_round_match_the_in_memory_rounds(tmp_path: Path) -> None:
+    """The counts ride with the edges through both groupings: none may be lost or doubled."""
+    edges = _graphs()
+    for rounds in (1, 3, 12):
+        _, stats = _run(edges, rounds, tmp_path)
+        assert stats["changes_per_round"] == _changes_per_round(edges, rounds)
+
+
 def test_unconverged_rounds_give_a_valid_split(tmp_path: Path) -> None:
     rng = random.Random(2)
     order = list(range(400))
