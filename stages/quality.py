@@ -161,7 +161,8 @@ class QualityStats:
 def quality_stats(text: str, mode: str = "space", stop_words: tuple[str, ...] = tx.STOP_WORDS["en"],
                   bullets: tuple[str, ...] = DEFAULT_BULLETS) -> QualityStats:
     """All quality statistics of one text in one pass per unit (words, lines)."""
-    words = tx.tokens_and_words(text, mode)[1]
+    units = tx.tokens_and_words(text, mode)
+    words = units.words
     n_words = len(words)
     per_word = max(n_words, 1)
     lines, _ = tx.lines_and_paragraphs_memo(text)
@@ -179,7 +180,7 @@ def quality_stats(text: str, mode: str = "space", stop_words: tuple[str, ...] = 
         ellipsis_ratio=(text.count("...") + text.count("…")) / per_word,
         bullet_lines=bullet,
         ellipsis_lines=ellipsis,
-        alpha_words=(tx.count_alpha_words(words) / n_words) if n_words else 0.0,
+        alpha_words=(units.alpha_words / n_words) if n_words else 0.0,
         stop_words=tx.distinct_stop_words(words, stop_words, text) if stop_words else 0,
     )
 

@@ -45,6 +45,9 @@ from stages.statistics import statistics_report
 from stages.rule_sets import NO_RULE_SET, PerLanguageRuleSets, RuleFile
 from stages.settings import Section
 
+# the compiled word n-gram statistics (setup.py); ngram_fractions falls back to NumPy
+_compiled = tx.textstats
+
 STAGE = "repetition"
 
 NGramN = Annotated[int, Field(ge=1, le=50)]
@@ -154,6 +157,13 @@ def _mix(ids: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def word_arrays(words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(mixed word values, word lengths): a word's id is the order of its first occurrence."""
+    table = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    ids = np.fromiter(map(table.__getitem__, words), dtype=np.int64, count=len(words))
+    return _mix(ids), np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+
+
 class WordIndex:
     """Per-document word arrays: mixed word values, lengths, and n-gram hashes by n.
 
@@ -162,10 +172,12 @@ class WordIndex:
     """
 
     def __init__(self, words: Sequence[str]) -> None:
-        table = {w: i for i, w in enumerate(dict.fromkeys(words))}
-        ids = np.fromiter(map(table.__getitem__, words), dtype=np.int64, count=len(words))
-        self.values = _mix(ids)
-        self.lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        if _compiled is not None:  # the same arrays (tests/test_textstats.py)
+            values, lengths = _compiled.word_values(words)
+            self.values = np.frombuffer(values, dtype=np.uint64)
+            self.lengths = np.frombuffer(lengths, dtype=np.int64)
+        else:
+            self.values, self.lengths = word_arrays(words)
         self.total = int(self.lengths.sum())
         self._hashes: dict[int, np.ndarray] = {1: self.values}
 
@@ -251,6 +263,32 @@ def dup_ngram_fraction(index: WordIndex, n: int, count_first: bool = False) -> f
     return index.covered(starts, n) / index.total
 
 
+def ngram_fractions(index: WordIndex, top_ns: Sequence[int], dup_ns: Sequence[int],
+                    count_first: bool = False) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Top n-gram fractions for ``top_ns`` and duplicate n-gram fractions for ``dup_ns`` (both
+    strictly increasing), by :func:`top_ngram_fraction` / :func:`dup_ngram_fraction`.
+
+    A repeated (n+1)-gram contains a repeated n-gram: once a length has none, longer ones have
+    none either (not computed). The compiled module (``stages/_textstats.c``, built by
+    ``pip install``) returns the same floats ~6x faster; these NumPy functions are the
+    reference it is tested against, and the fallback when it is not built.
+    """
+    if _compiled is not None:
+        return _compiled.ngram_fractions(index.values, index.lengths, top_ns, dup_ns, count_first)
+    top = tuple(top_ngram_fraction(index, n) for n in top_ns)
+    dup: list[float] = []
+    none_from: int | None = None
+    for n in dup_ns:
+        if none_from is not None and n >= none_from:
+            dup.append(0.0)
+            continue
+        value = dup_ngram_fraction(index, n, count_first)
+        dup.append(value)
+        if value == 0.0:
+            none_from = n
+    return top, tuple(dup)
+
+
 def repetition_stats(text: str, rules: RepetitionRules, mode: str = "space") -> RepetitionStats:
     """All repetition statistics for the n values the rules name."""
     first = rules.count_first_occurrence
@@ -259,19 +297,10 @@ def repetition_stats(text: str, rules: RepetitionRules, mode: str = "space") -> 
     stats.dup_para_frac, stats.dup_para_char_frac = duplicate_fractions(paragraphs, first)
     stats.dup_line_frac, stats.dup_line_char_frac = duplicate_fractions(lines, first)
     index = WordIndex(tx.tokens_and_words(text, mode)[1])
-    for n in sorted(rules.max_top_ngram_char_frac):
-        stats.top_ngram_char_frac[n] = top_ngram_fraction(index, n)
-    # A repeated (n+1)-gram contains a repeated n-gram: once a length has none, longer ones
-    # have none either.
-    none_from: int | None = None
-    for n in sorted(rules.max_dup_ngram_char_frac):
-        if none_from is not None and n >= none_from:
-            stats.dup_ngram_char_frac[n] = 0.0
-            continue
-        value = dup_ngram_fraction(index, n, first)
-        stats.dup_ngram_char_frac[n] = value
-        if value == 0.0:
-            none_from = n
+    top_ns, dup_ns = sorted(rules.max_top_ngram_char_frac), sorted(rules.max_dup_ngram_char_frac)
+    top, dup = ngram_fractions(index, top_ns, dup_ns, first)
+    stats.top_ngram_char_frac = dict(zip(top_ns, top))
+    stats.dup_ngram_char_frac = dict(zip(dup_ns, dup))
     return stats
 
 
