@@ -20,7 +20,7 @@ ints here), so "minimum" means the same node on every runner.
 """
 from __future__ import annotations
 
-from typing import Any, Hashable, Iterable, Iterator
+from typing import Any, Callable, Hashable, Iterable, Iterator
 
 import apache_beam as beam
 
@@ -67,10 +67,12 @@ def _merge_riders(riders: Iterable[Rider | None], round_number: int, changed: in
     return tuple(sorted(total.items())) or None
 
 
-class _LargeStarFn(beam.DoFn):
-    """Large-star per node, emitting each new edge keyed by its larger end (the small-star's
-    grouping). Convergence counts ride on the first emitted edge: a node holding a rider is
-    always the smaller end of an edge, so it always emits one (see ``_adjacency``)."""
+class _StarFn(beam.DoFn):
+    """One star operation of one round per node group; ``emit`` says how a new edge leaves.
+    The convergence counts ride on the first emitted edge: a node holding a rider always
+    emits one (see ``_adjacency``)."""
+
+    star: Callable[..., tuple[list[Edge], int]]
 
     def __init__(self, round_number: int) -> None:
         self.round_number = round_number
@@ -78,29 +80,38 @@ class _LargeStarFn(beam.DoFn):
     def process(self, item: tuple[Any, Iterable[tuple[Any, Rider | None]]]) -> Iterator:
         node, values = item
         values = list(values)
-        edges, changed = large_star(node, (other for other, _ in values))
+        edges, changed = self.star(node, (other for other, _ in values))
         rider = _merge_riders((r for _, r in values), self.round_number, changed)
         for lo, hi in edges:
-            yield hi, (lo, rider)
+            yield from self.emit(lo, hi, rider)
             rider = None
 
+    @staticmethod
+    def emit(lo: Any, hi: Any, rider: Rider | None) -> Iterator:
+        raise NotImplementedError
 
-class _SmallStarFn(beam.DoFn):
-    """Small-star per node over its smaller neighbours, emitting the new edges in both
-    directions (the next large-star's grouping), the rider on the copy keyed by the smaller end."""
 
-    def __init__(self, round_number: int) -> None:
-        self.round_number = round_number
+class _LargeStarFn(_StarFn):
+    """Large-star, each new edge keyed by its larger end (the small-star's grouping); a node
+    holding a rider is the smaller end of an edge, so it has a larger neighbour to emit."""
 
-    def process(self, item: tuple[Any, Iterable[tuple[Any, Rider | None]]]) -> Iterator:
-        node, values = item
-        values = list(values)
-        edges, changed = small_star(node, (other for other, _ in values))
-        rider = _merge_riders((r for _, r in values), self.round_number, changed)
-        for lo, hi in edges:
-            yield lo, (hi, rider)
-            yield hi, (lo, None)
-            rider = None
+    star = staticmethod(large_star)
+
+    @staticmethod
+    def emit(lo: Any, hi: Any, rider: Rider | None) -> Iterator:
+        yield hi, (lo, rider)
+
+
+class _SmallStarFn(_StarFn):
+    """Small-star, each new edge in both directions (the next large-star's grouping), the rider
+    on the copy keyed by the smaller end."""
+
+    star = staticmethod(small_star)
+
+    @staticmethod
+    def emit(lo: Any, hi: Any, rider: Rider | None) -> Iterator:
+        yield lo, (hi, rider)
+        yield hi, (lo, None)
 
 
 def _adjacency(edge: Edge) -> Iterator[tuple[Any, tuple[Any, None]]]:

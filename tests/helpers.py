@@ -93,3 +93,28 @@ def run_one_stage(spec: Any, config: Any, docs: list, tmp: Path, report: str,
     rejected = [SimpleNamespace(doc=SimpleNamespace(id=r["id"]), reason=r["reason"])
                 for r in out["rejected"]]
     return kept, rejected, out["summary"]["reports"][spec.name][report]
+
+
+def star_round(edges: set[tuple[int, int]]) -> tuple[set[tuple[int, int]], int]:
+    """One round of stages.components' two operations (large-star, then small-star) on plain
+    Python data: (the new edges, edges changed). The reference the Beam rounds are tested on."""
+    from stages.components import large_star, small_star
+
+    adjacency: dict[int, set[int]] = {}
+    for lo, hi in edges:
+        adjacency.setdefault(lo, set()).add(hi)
+        adjacency.setdefault(hi, set()).add(lo)
+    changed, large = 0, set()
+    for node, neighbours in adjacency.items():
+        out, count = large_star(node, neighbours)
+        large.update(out)
+        changed += count
+    smaller: dict[int, set[int]] = {}
+    for lo, hi in large:
+        smaller.setdefault(hi, set()).add(lo)
+    small = set()
+    for node, below in smaller.items():
+        out, count = small_star(node, below)
+        small.update(out)
+        changed += count
+    return small, changed

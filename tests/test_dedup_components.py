@@ -7,7 +7,7 @@ from pathlib import Path
 
 import apache_beam as beam
 
-from tests.helpers import WriteSingleJson
+from tests.helpers import WriteSingleJson, star_round
 from pipeline.options import beam_options
 from stages.components import ConnectedComponents, large_star, small_star
 
@@ -75,26 +75,9 @@ def test_components_match_union_find(tmp_path: Path) -> None:
 
 def _changes_per_round(edges: list[tuple[int, int]], rounds: int) -> list[int]:
     """Reference: edges changed per round (large-star + small-star), iterated in memory."""
-    current = set(edges)
-    per_round = []
+    current, per_round = set(edges), []
     for _ in range(rounds):
-        adjacency: dict[int, set[int]] = {}
-        for lo, hi in current:
-            adjacency.setdefault(lo, set()).add(hi)
-            adjacency.setdefault(hi, set()).add(lo)
-        changed, large = 0, set()
-        for node, neighbours in adjacency.items():
-            out, count = large_star(node, neighbours)
-            large.update(out)
-            changed += count
-        smaller: dict[int, set[int]] = {}
-        for lo, hi in large:
-            smaller.setdefault(hi, set()).add(lo)
-        current = set()
-        for node, below in smaller.items():
-            out, count = small_star(node, below)
-            current.update(out)
-            changed += count
+        current, changed = star_round(current)
         per_round.append(changed)
     return per_round
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stages import minhash
-from stages.components import large_star, small_star
+from tests.helpers import star_round
 
 SPEC = minhash.ShingleSpec(word_ngram=3, char_ngram=3)
 HASHER = minhash.MinHasher(64, seed=7)
@@ -68,25 +68,7 @@ def test_candidate_probability_is_a_monotone_probability(j: float, bands: int, r
 def _components_in_memory(edges: set[tuple[int, int]], rounds: int = 40) -> dict[int, int]:
     """Iterate the two Beam operations on plain Python data until a fixpoint."""
     for _ in range(rounds):
-        adjacency: dict[int, set[int]] = {}
-        for lo, hi in edges:
-            adjacency.setdefault(lo, set()).add(hi)
-            adjacency.setdefault(hi, set()).add(lo)
-        large = set()
-        changed = 0
-        for node, neighbours in adjacency.items():
-            out, c = large_star(node, neighbours)
-            large.update(out)
-            changed += c
-        smaller: dict[int, set[int]] = {}
-        for lo, hi in large:
-            smaller.setdefault(hi, set()).add(lo)
-        small = set()
-        for node, below in smaller.items():
-            out, c = small_star(node, below)
-            small.update(out)
-            changed += c
-        edges = small
+        edges, changed = star_round(edges)
         if not changed:
             break
     labels: dict[int, int] = {}
