@@ -342,6 +342,9 @@ static PyObject *strip_words(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "tokens must be str");
             goto done;
         }
+#if PY_VERSION_HEX < 0x030C0000 /* legacy (not yet "ready") strings exist before 3.12 only */
+        if (PyUnicode_READY(token) < 0) goto done;
+#endif
         int kind = PyUnicode_KIND(token);
         const void *data = PyUnicode_DATA(token);
         Py_ssize_t length = PyUnicode_GET_LENGTH(token), start = 0, end = length;

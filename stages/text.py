@@ -56,10 +56,14 @@ _ASCII_PUNCT = "".join(c for c in PUNCT if c < "\x80")
 
 
 def strip_table(chars: str) -> bytes:
-    """One bit per BMP code point, set for ``chars``: the compiled word splitter's PUNCT."""
+    """One bit per BMP code point, set for ``chars``: the compiled word splitter's PUNCT.
+    BMP only (as PUNCT is): a character beyond it could not be flagged, and the compiled
+    splitter would silently keep it where :func:`words_of` strips it."""
     table = bytearray(0x10000 // 8)
     for char in chars:
         code = ord(char)
+        if code >= 0x10000:
+            raise ValueError(f"strip_table: U+{code:X} is outside the BMP")
         table[code >> 3] |= 1 << (code & 7)
     return bytes(table)
 

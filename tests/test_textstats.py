@@ -61,6 +61,8 @@ def test_inputs_are_checked() -> None:
     index = rp.WordIndex(["a", "b", "a", "b"])
     with pytest.raises(ValueError, match="strictly increasing"):
         rp.ngram_fractions(index, (3, 2), (), False)
+    with pytest.raises(ValueError, match="outside the BMP"):
+        tx.strip_table("a\U0001F600")
     with pytest.raises(ValueError, match="equal-length"):
         rp._compiled.ngram_fractions(index.values, index.lengths[:1], (2,), (), False)
 
