@@ -26,6 +26,7 @@ import ctypes
 import errno
 import fcntl
 import json
+import logging
 import os
 import shutil
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import ConfigError
+
+log = logging.getLogger("pipeline")
 
 RESULT_DIRS = ("kept", "rejected", "dead_letter", "artefacts", "tokens")
 RESULT_FILES = ("summary.json", "report.json", "report.md", "report.html", "README.md")
@@ -199,6 +202,7 @@ def reset(lease: OutputLease, fingerprint: str, resume: bool) -> bool:
             raise ConfigError(f"--resume: the work in {lease.private} was done with another "
                               "config or other input files; run without --resume to start over")
         reused = True
+        _remove_unfinished_files(lease.work, lease.out)
     if not reused:
         for path in (lease.work, lease.out):
             _delete_tree(path)
@@ -208,6 +212,35 @@ def reset(lease: OutputLease, fingerprint: str, resume: bool) -> bool:
     with FileSystems.create(stamp) as handle:
         handle.write(json.dumps({"fingerprint": fingerprint}).encode())
     return reused
+
+
+def _remove_unfinished_files(*roots: str) -> int:
+    """Delete the temporary files of writers a killed run left behind (``shards.is_tmp_name``).
+
+    Why: a writer builds each file under a temporary name and renames it into place, so a kill
+    mid-write leaves the temporary file beside the results, and the evidence check then finds an
+    unexpected file in kept/ (or rejected/). No live writer owns them (this run holds the
+    output's lock) and a resumed run redoes every (pass, file) that has no done marker, so
+    whatever they were for is written again. Returns how many were removed."""
+    from pipeline.shards import is_tmp_name
+
+    removed = 0
+    for root in roots:
+        if is_local(root):
+            for folder, _, names in os.walk(_local(root)):
+                for name in names:
+                    if is_tmp_name(name):
+                        os.remove(os.path.join(folder, name))
+                        removed += 1
+        elif FileSystems.exists(root):
+            matched = FileSystems.match([f"{root}/**"])[0].metadata_list
+            doomed = [m.path for m in matched if is_tmp_name(m.path.rsplit("/", 1)[-1])]
+            if doomed:
+                FileSystems.delete(doomed)
+            removed += len(doomed)
+    if removed:
+        log.info("--resume: removed %d unfinished file(s) of the interrupted run", removed)
+    return removed
 
 
 def _delete_tree(path: str) -> None:

@@ -94,9 +94,18 @@ def row_doc(row: dict[str, Any]) -> Doc:
     return Doc(**values)
 
 
+_TMP_MARK = ".tmp-"
+
+
 def _tmp_name(path: str) -> str:
+    """Where a writer builds ``path`` before renaming it into place (see :func:`is_tmp_name`)."""
     head, _, tail = path.rpartition("/")
-    return f"{head}/.{tail}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    return f"{head}/.{tail}{_TMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def is_tmp_name(name: str) -> bool:
+    """A file name :func:`_tmp_name` makes: a writer's unfinished file, never a result."""
+    return name.startswith(".") and _TMP_MARK in name
 
 
 def ensure_dir(path: str) -> None:
@@ -227,5 +236,5 @@ def list_files(pattern: str) -> list[str]:
         return []
 
 
-__all__ = ["DOC_SCHEMA", "RowWriter", "count_rows", "doc_row", "ensure_dir", "iter_docs",
-           "iter_rows", "list_files", "read_docs_at", "row_doc"]
+__all__ = ["DOC_SCHEMA", "RowWriter", "count_rows", "doc_row", "ensure_dir", "is_tmp_name",
+           "iter_docs", "iter_rows", "list_files", "read_docs_at", "row_doc"]

@@ -130,6 +130,47 @@ def test_resume_reuses_finished_files(tmp_path: Path) -> None:
     assert seen and all(seen[path] == kept[path] for path in seen)
 
 
+def test_resume_removes_the_unfinished_files_of_the_killed_run(tmp_path: Path,
+                                                               reference: tuple) -> None:
+    """A kill mid-write leaves a writer's temporary file beside the results (in kept/, in a
+    pass's shards); the resumed run removes them and commits the same output."""
+    inputs, expected = reference
+    output = tmp_path / "out"
+    assert _kill_when(_start(inputs, output), lambda: len(_markers(output, 0)) >= 1)
+    private = _private(output)
+    planted = [private / "out" / "kept" / ".part-00001-of-00006.parquet.tmp-1-deadbeef",
+               private / "work" / "pass0" / ".part-00002.parquet.tmp-1-deadbeef"]
+    for path in planted:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"PAR1 half a file")
+    done = subprocess.run(_cli(inputs, output, "--resume"), cwd=PROJECT, capture_output=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert _snapshot(output) == expected
+    assert not any(path.exists() for path in planted)
+
+
+def test_only_unfinished_files_are_removed(tmp_path: Path) -> None:
+    from pipeline import outputs
+    from pipeline.shards import _tmp_name, is_tmp_name
+
+    lease = outputs.acquire(str(tmp_path / "out"), overwrite=False, resume=True)
+    try:
+        outputs.reset(lease, "fingerprint", resume=False)
+        kept = Path(lease.out) / "kept"
+        kept.mkdir()
+        result = kept / "part-00000-of-00001.parquet"
+        unfinished = Path(_tmp_name(str(result)))
+        hidden = kept / ".hidden-but-not-a-writer-file"
+        for path in (result, unfinished, hidden):
+            path.write_bytes(b"x")
+        assert is_tmp_name(unfinished.name) and not is_tmp_name(result.name)
+        assert outputs.reset(lease, "fingerprint", resume=True)
+        assert result.exists() and hidden.exists() and not unfinished.exists()
+    finally:
+        lease.release()
+
+
 def test_resume_refuses_changed_config(tmp_path: Path) -> None:
     inputs = split_demo(tmp_path / "in", parts=6)
     output = tmp_path / "out"
