@@ -1,8 +1,9 @@
 /* Compiled text statistics of the rule stages: words from tokens (stages/text.py) and the word
  * n-gram statistics of the Gopher repetition rules (stages/repetition.py).
  *
- * Why C: the NumPy version spends ~0.43 ms per 8 KB document in ~40 small array calls (sort,
- * argsort, bincount, cumsum per n); one hash-table pass per n does the same work in ~0.03 ms.
+ * Why C: the NumPy version makes ~40 small array calls per document (sort, argsort, bincount,
+ * cumsum per n), each mostly call overhead; here one hash-table pass per n does the same work
+ * (docs/rules.md §8 has the measured speeds).
  * The definitions are the ones documented in stages/repetition.py and implemented there in
  * NumPy (``top_ngram_fraction``, ``dup_ngram_fraction``), which stay the reference: the tests
  * compare both on random and real texts.
@@ -172,6 +173,7 @@ static PyObject *ngram_fractions(PyObject *self, PyObject *args) {
     Py_ssize_t hashed_n = 0; /* hashes[] holds h_{hashed_n} */
     Py_ssize_t dup_zero_from = -1;  /* first n whose duplicate fraction was 0 */
     Py_ssize_t grouped_n = 0;       /* the n the table holds */
+    int64_t max_count = 0;          /* the most occurrences of one n-gram, for grouped_n */
     for (Py_ssize_t r = 0; r < n_requests; r++) {
         Py_ssize_t n = requests[r].n;
         double *out = requests[r].is_top ? &top_out[requests[r].out_index]
@@ -195,12 +197,12 @@ static PyObject *ngram_fractions(PyObject *self, PyObject *args) {
         if (grouped_n != n) {
             table_clear(&table);
             for (Py_ssize_t i = 0; i < grams; i++) slot_of[i] = table_add(&table, hashes[i], i);
+            max_count = 0;
+            for (Py_ssize_t i = 0; i < grams; i++) {
+                int64_t c = table.slots[slot_of[i]].count;
+                if (c > max_count) max_count = c;
+            }
             grouped_n = n;
-        }
-        int64_t max_count = 0;
-        for (Py_ssize_t i = 0; i < grams; i++) {
-            int64_t c = table.slots[slot_of[i]].count;
-            if (c > max_count) max_count = c;
         }
         if (max_count < 2) {
             if (!requests[r].is_top && dup_zero_from < 0) dup_zero_from = n;

@@ -549,10 +549,12 @@ def decide(config: Config, context: RunContext, inputs: DecideInputs) -> Decisio
                     | "group clusters" >> beam.GroupByKey())
         clusters = by_label | "cluster members" >> beam.FlatMap(cluster_members)
         near_parts = [
-            by_label | "cluster size" >> beam.Map(lambda item: ("near_sizes", sum(1 for _ in item[1]))),
+            by_label | "cluster size" >> beam.Map(
+                lambda item: ("near_sizes", sum(1 for _ in item[1]))),
             candidates | "count candidates" >> beam.Map(lambda _: ("candidates", 1)),
             verified | "count verified" >> beam.Map(lambda _: ("verified", 1)),
-            components["stats"] | "label components" >> beam.Map(lambda value: ("components", value)),
+            components["stats"] | "label components" >> beam.Map(
+                lambda value: ("components", value)),
         ]
     else:
         clusters, near_parts = None, []

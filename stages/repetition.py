@@ -270,8 +270,8 @@ def ngram_fractions(index: WordIndex, top_ns: Sequence[int], dup_ns: Sequence[in
 
     A repeated (n+1)-gram contains a repeated n-gram: once a length has none, longer ones have
     none either (not computed). The compiled module (``stages/_textstats.c``, built by
-    ``pip install``) returns the same floats ~6x faster; these NumPy functions are the
-    reference it is tested against, and the fallback when it is not built.
+    ``pip install``) returns the same floats, faster (docs/rules.md §8); these NumPy functions
+    are the reference it is tested against, and the fallback when it is not built.
     """
     if _compiled is not None:
         return _compiled.ngram_fractions(index.values, index.lengths, top_ns, dup_ns, count_first)

@@ -152,7 +152,7 @@ def tokens_and_words(text: str, mode: str = "space") -> WordUnits:
     Why: Beam fuses the quality and repetition stages, so the same ``str`` object (its hash
     cached, equality by identity) reaches both in a row; this halves the tokenization work.
     Tuples, so no caller can change what the next one sees. Words and the alphabetic count come
-    from the compiled module (``stages/_textstats.c``: one pass, ~4x faster) when it is built;
+    from the compiled module (``stages/_textstats.c``, one pass) when it is built;
     :func:`words_of` and :func:`count_alpha_words` are the reference it is tested against.
     """
     tokens = tokens_of(text, mode)
